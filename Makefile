@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: setup run test lint format diagram messages db-stop clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Install, start the database (embedded unless DATABASE_URL is set), migrate, load the seeds.
+setup: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile --domain django --directory locale --statistics
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_register
+
+run: setup
+	$(PY) manage.py ensure_admin
+	@echo "Serving on http://127.0.0.1:$(PORT)/admin/"
+	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint:
+	$(PY) -m ruff check .
+
+format:
+	$(PY) -m ruff format .
+
+# Regenerate the data-model diagram in models_docs/README.md.
+diagram: $(VENV)/.installed
+	$(PY) manage.py model_diagram --write
+
+# Update the Swedish translation catalogue after changing translatable strings.
+messages: $(VENV)/.installed
+	$(PY) manage.py makemessages --locale sv --ignore '.venv/*' --no-obsolete
+
+db-stop:
+	$(PY) -m caseregister.embedded_db stop
+
+clean: db-stop
+	rm -rf $(VENV) var build

@@ -1,0 +1,10 @@
+"""Admin for every model of the register, in Swedish (English selectable)."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from . import cases, collaboration, organisations, sources  # noqa: F401  (registers models)
+
+admin.site.site_header = _("Case register")
+admin.site.site_title = _("Case register")
+admin.site.index_title = _("Register administration")

@@ -1,0 +1,41 @@
+"""Admin for typed links and for browsing provenance passages."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import Link, Provenance
+
+from .base import RegisterAdmin
+
+
+@admin.register(Link)
+class LinkAdmin(RegisterAdmin):
+    list_display = ("source_label", "type", "target_label")
+    list_filter = ("type", "source_type", "target_type")
+
+    @admin.display(description=_("from"))
+    def source_label(self, obj):
+        return f"{obj.source_type.name}: {obj.source}"
+
+    @admin.display(description=_("to"))
+    def target_label(self, obj):
+        return f"{obj.target_type.name}: {obj.target}"
+
+
+@admin.register(Provenance)
+class ProvenanceAdmin(RegisterAdmin):
+    """Passages are derived from the fixtures: readable, never edited by hand."""
+
+    list_display = ("document", "content_type", "start", "end", "exact")
+    list_filter = ("document", "content_type")
+    search_fields = ("exact", "note")
+    readonly_fields = [f.name for f in Provenance._meta.fields]
+
+    def get_inlines(self, request, obj):
+        return []
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

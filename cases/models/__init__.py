@@ -1,0 +1,40 @@
+"""The register's data model, split by topic. Import models from here."""
+
+from .base import DatePrecision, RegisterModel
+from .cases import Activity, ActivityType, Case, CaseStatus, RegistrationNumber
+from .collaboration import (
+    CollaborationFigure,
+    CollaborationLevel,
+    CollaborationModel,
+    CollaborationSector,
+    CollaborationStatus,
+    CollaborationUsage,
+    FigureUnit,
+    Sector,
+)
+from .decisions import Decision, DecisionKind, DecisionPoint
+from .documents import Direction, Document, DocumentAttachment, DocumentSignatory, DocumentType
+from .links import Link, LinkType, Provenance
+from .motions import Motion, MotionAuthor, MotionProposal
+from .organisations import (
+    Municipality,
+    Organisation,
+    OrganisationType,
+    Party,
+    PartyAffiliation,
+    Person,
+    PersonNameVariant,
+    PersonRole,
+)
+from .referrals import ConsultedBody, Referral, ReferralResponse, ResponsePosition, ResponseStatus
+
+__all__ = [
+    "Activity", "ActivityType", "Case", "CaseStatus", "CollaborationFigure", "CollaborationLevel",
+    "CollaborationModel", "CollaborationSector", "CollaborationStatus", "CollaborationUsage",
+    "ConsultedBody", "DatePrecision", "Decision", "DecisionKind", "DecisionPoint", "Direction",
+    "Document", "DocumentAttachment", "DocumentSignatory", "DocumentType", "FigureUnit", "Link",
+    "LinkType", "Motion", "MotionAuthor", "MotionProposal", "Municipality", "Organisation",
+    "OrganisationType", "Party", "PartyAffiliation", "Person", "PersonNameVariant", "PersonRole",
+    "Provenance", "Referral", "ReferralResponse", "RegisterModel", "RegistrationNumber",
+    "ResponsePosition", "ResponseStatus", "Sector",
+]

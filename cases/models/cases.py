@@ -1,0 +1,117 @@
+"""Cases (ärenden), their registration numbers and dated events."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .base import RegisterModel
+from .organisations import Municipality, Organisation, Person
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    DECIDED = "decided", _("decided")
+    CLOSED = "closed", _("closed")
+    UNKNOWN = "unknown", _("unknown")
+
+
+class Case(RegisterModel):
+    """A matter (ärende) handled by one or more bodies of a municipality.
+
+    One case can carry several registration numbers, e.g. the referring body's
+    (KS 2025/638) and the responding body's.
+    """
+
+    title = models.CharField(_("title"), max_length=500,
+                             help_text=_("The case heading (ärendemening)."))
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.PROTECT, related_name="cases",
+        verbose_name=_("municipality"), help_text=_("Municipality the case belongs to."),
+    )
+    responsible_organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="responsible_for_cases", verbose_name=_("responsible organisation"),
+        help_text=_("The body handling the case, when stated."),
+    )
+    status = models.CharField(_("status"), max_length=20, choices=CaseStatus.choices,
+                              default=CaseStatus.OPEN,
+                              help_text=_("Where the case stands, as far as the sources tell."))
+    description = models.TextField(_("description"), blank=True,
+                                   help_text=_("Short summary of what the case is about."))
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-created"]
+
+    def __str__(self):
+        return self.title
+
+
+class RegistrationNumber(RegisterModel):
+    """A registration number (diarienummer) given to a case by one organisation."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="registration_numbers",
+                             verbose_name=_("case"), help_text=_("The case the number belongs to."))
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="registration_numbers",
+        verbose_name=_("registering organisation"),
+        help_text=_("The body whose register the number is in."),
+    )
+    number = models.CharField(_("registration number"), max_length=50,
+                              help_text=_("As written, e.g. KS 2025/638 or GRF-2023-21151."))
+    year = models.PositiveSmallIntegerField(
+        _("year"), null=True, blank=True,
+        help_text=_("Registration year contained in the number, when it contains one."),
+    )
+
+    class Meta:
+        verbose_name = _("registration number")
+        verbose_name_plural = _("registration numbers")
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "number"],
+                                    name="registration_number_unique_per_organisation"),
+            models.CheckConstraint(condition=~Q(number=""), name="registration_number_not_blank"),
+        ]
+
+    def __str__(self):
+        return self.number
+
+
+class ActivityType(models.TextChoices):
+    UNION_CONSULTATION = "union_consultation", _("consultation with trade unions")
+    UNION_NEGOTIATION = "union_negotiation", _("negotiation with trade unions")
+    UNION_INFORMATION = "union_information", _("information to trade unions")
+    DISABILITY_COUNCIL = "disability_council", _("disability council")
+    DIGITAL_ATTESTATION = "digital_attestation", _("digital attestation")
+    OTHER = "other", _("other")
+
+
+class Activity(RegisterModel):
+    """A dated event on a case's timeline, e.g. union consultation (MBL)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="activities",
+                             verbose_name=_("case"), help_text=_("The case the event belongs to."))
+    type = models.CharField(_("type"), max_length=30, choices=ActivityType.choices,
+                            help_text=_("Kind of event."))
+    date = models.DateField(_("date"), null=True, blank=True,
+                            help_text=_("When the event took place or is planned."))
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="activities",
+        verbose_name=_("organisation"), help_text=_("Body holding or taking part in the event."),
+    )
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, null=True, blank=True, related_name="activities",
+        verbose_name=_("person"), help_text=_("Person acting, e.g. who attested."),
+    )
+    description = models.TextField(_("description"), blank=True,
+                                   help_text=_("What happened, in the source's words."))
+
+    class Meta:
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        ordering = ["date"]
+
+    def __str__(self):
+        return f"{self.get_type_display()} {self.date or ''}".strip()

@@ -1,0 +1,19 @@
+import pytest
+from django.apps import apps
+
+from cases.services.fixtures import load_register
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database holds the seed register, loaded once, as after `make run`."""
+    with django_db_blocker.unblock():
+        load_register()
+
+
+def snapshot() -> dict:
+    """Every row of every register table, for comparing database states."""
+    return {
+        model._meta.label: list(model.objects.order_by("pk").values())
+        for model in apps.get_app_config("cases").get_models()
+    }

@@ -1,0 +1,113 @@
+"""The admin: every model browsable in Swedish (English selectable), with its sources."""
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.urls import reverse
+
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.utils.html import escape
+
+from cases.models import Case, Motion, Party, Person, Provenance
+
+from .html_forms import form_data
+
+pytestmark = pytest.mark.django_db
+
+REGISTERED = [m for m in admin.site._registry if m._meta.app_label == "cases"]
+
+
+@pytest.fixture
+def staff_client(client):
+    user = User.objects.create_superuser("registrator", password="x-" * 8)
+    client.force_login(user)
+    return client
+
+
+def _url(model, view, *args):
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def test_every_model_of_the_register_has_an_admin():
+    from django.apps import apps
+
+    assert set(REGISTERED) == set(apps.get_app_config("cases").get_models())
+
+
+@pytest.mark.parametrize("model", REGISTERED, ids=lambda m: m.__name__)
+def test_every_changelist_and_change_page_opens_with_search(staff_client, model):
+    response = staff_client.get(_url(model, "changelist"), {"q": "a"})
+    assert response.status_code == 200
+    obj = model.objects.first()
+    response = staff_client.get(_url(model, "change", obj.pk))
+    assert response.status_code == 200
+
+
+def test_the_admin_speaks_swedish_by_default_and_english_on_request(staff_client):
+    swedish = staff_client.get(_url(Case, "changelist")).content.decode()
+    assert "Ärenden" in swedish
+    assert "Diarienummer" in staff_client.get(_url(Case, "change",
+                                                   Case.objects.first().pk)).content.decode()
+    english = staff_client.get(_url(Case, "changelist"), HTTP_ACCEPT_LANGUAGE="en").content
+    assert "Cases" in english.decode()
+    assert "Ärenden" not in english.decode()
+
+
+def test_the_case_page_shows_its_source_passage_read_only(staff_client):
+    case = Case.objects.get(registration_numbers__number="KS 2024/610")
+    page = staff_client.get(_url(Case, "change", case.pk)).content.decode()
+    passage = Provenance.objects.filter(object_id=case.pk).first()
+    assert f"<mark>{escape(passage.exact)}</mark>" in page
+    assert "provenance-content_type-object_id-0-exact" not in page  # shown, not editable
+
+
+def test_search_finds_a_case_by_registration_number(staff_client):
+    page = staff_client.get(_url(Case, "changelist"), {"q": "KS 2025/638"}).content.decode()
+    case = Case.objects.get(registration_numbers__number="KS 2025/638")
+    assert case.title in page
+    other = Case.objects.get(registration_numbers__number="KS 2024/610")
+    assert other.title not in page
+
+
+def test_search_finds_people_by_a_name_variant(staff_client):
+    page = staff_client.get(_url(Person, "changelist"), {"q": "Jan Jonsson"}).content.decode()
+    assert "Jan Jönsson" in page
+
+
+def test_inlines_show_the_parts_of_a_record(staff_client):
+    motion = Motion.objects.filter(proposals__isnull=False).first()
+    page = staff_client.get(_url(Motion, "change", motion.pk)).content.decode()
+    for proposal in motion.proposals.all():
+        assert proposal.text[:40] in page
+    for author in motion.authors.all():
+        assert f'value="{author.person_id}"' in page
+
+
+def test_an_admin_edit_is_saved_and_shows_in_the_history(staff_client):
+    party = Party.objects.get(abbreviation="M")
+    url = _url(Party, "change", party.pk)
+    data = form_data(staff_client.get(url).content.decode())
+    data["name"] = "Moderaterna (test)"
+    response = staff_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Party.objects.get(pk=party.pk).name == "Moderaterna (test)"
+    history = staff_client.get(_url(Party, "history", party.pk)).content.decode()
+    assert "registrator" in history
+    assert LogEntry.objects.filter(object_id=str(party.pk), action_flag=CHANGE).exists()
+
+
+def test_ensure_admin_creates_one_administrator_with_a_generated_password(capsys):
+    User.objects.filter(is_superuser=True).delete()
+    call_command("ensure_admin")
+    first = capsys.readouterr().out
+    password = first.split("password: ")[1].split()[0]
+    admin_user = User.objects.get(username="admin")
+    assert admin_user.check_password(password)
+    assert len(password) >= 16
+    call_command("ensure_admin")
+    assert "already exists" in capsys.readouterr().out
+    assert User.objects.filter(is_superuser=True).count() == 1
+    User.objects.filter(is_superuser=True).delete()
+    call_command("ensure_admin")
+    assert capsys.readouterr().out.split("password: ")[1].split()[0] != password
