@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml
 # Install, start the database (embedded unless DATABASE_URL is set), migrate, load the seeds.
 setup: $(VENV)/.installed
 	$(VENV)/bin/pybabel compile --domain django --directory locale --statistics
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_register
 

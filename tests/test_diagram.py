@@ -25,7 +25,8 @@ def test_the_diagram_shows_every_model_and_relation():
 
 def test_a_stale_diagram_fails_the_check(tmp_path, monkeypatch):
     readme = tmp_path / "README.md"
-    readme.write_text(diagram.README.read_text().replace("    Case {", "    Case {\n        string gone"))
+    stale = diagram.README.read_text().replace("    Case {", "    Case {\n        string gone")
+    readme.write_text(stale)
     monkeypatch.setattr(diagram, "README", readme)
     with pytest.raises(CommandError, match="stale"):
         call_command("model_diagram", check=True)

@@ -35,6 +35,14 @@ class CollaborationModelAdmin(RegisterAdmin):
     inlines = [SectorInline, UsageInline, FigureInline]
 
 
+@admin.register(CollaborationSector)
+class CollaborationSectorAdmin(RegisterAdmin):
+    list_display = ("model", "sector")
+    list_filter = ("sector",)
+    search_fields = ("model__name", "model__abbreviation")
+    autocomplete_fields = ("model",)
+
+
 @admin.register(CollaborationUsage)
 class CollaborationUsageAdmin(RegisterAdmin):
     list_display = ("model", "municipality", "organisation", "place")

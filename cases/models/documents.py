@@ -34,7 +34,8 @@ class Document(RegisterModel):
     """
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="documents",
-                             verbose_name=_("case"), help_text=_("The case the document belongs to."))
+                             verbose_name=_("case"),
+                             help_text=_("The case the document belongs to."))
     title = models.CharField(_("title"), max_length=500, help_text=_("Heading of the document."))
     type = models.CharField(_("document type"), max_length=30, choices=DocumentType.choices,
                             help_text=_("Kind of document."))
@@ -91,7 +92,7 @@ class DocumentSignatory(RegisterModel):
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="signatories",
                                  verbose_name=_("document"), help_text=_("The signed document."))
-    position = models.PositiveSmallIntegerField(_("position"),
+    position = models.PositiveSmallIntegerField(_("order"),
                                                 help_text=_("Order of the signature, from 1."))
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="signatures",
                                verbose_name=_("person"), help_text=_("Who signed."))
@@ -122,7 +123,7 @@ class DocumentAttachment(RegisterModel):
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="attachments",
                                  verbose_name=_("document"), help_text=_("The listing document."))
-    position = models.PositiveSmallIntegerField(_("position"),
+    position = models.PositiveSmallIntegerField(_("order"),
                                                 help_text=_("Order in the list, from 1."))
     title = models.CharField(_("title"), max_length=500,
                              help_text=_("Title of the attachment as written."))

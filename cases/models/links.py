@@ -83,13 +83,15 @@ class Provenance(RegisterModel):
                             help_text=_("How the fact follows from the passage, when not literal."))
 
     class Meta:
-        verbose_name = _("provenance")
-        verbose_name_plural = _("provenance")
+        verbose_name = _("source passage")
+        verbose_name_plural = _("source passages")
         ordering = ["document", "start"]
         indexes = [models.Index(fields=["content_type", "object_id"], name="provenance_record_idx")]
         constraints = [
-            models.CheckConstraint(condition=Q(end=F("start") + Length("exact")) & Q(end__gt=F("start")),
-                                   name="provenance_offsets_match_quote"),
+            models.CheckConstraint(
+                condition=Q(end=F("start") + Length("exact")) & Q(end__gt=F("start")),
+                name="provenance_offsets_match_quote",
+            ),
         ]
 
     def __str__(self):

@@ -40,7 +40,7 @@ class MotionAuthor(RegisterModel):
 
     motion = models.ForeignKey(Motion, on_delete=models.CASCADE, related_name="authors",
                                verbose_name=_("motion"), help_text=_("The motion."))
-    position = models.PositiveSmallIntegerField(_("position"),
+    position = models.PositiveSmallIntegerField(_("order"),
                                                 help_text=_("Order among the authors, from 1."))
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="motions_authored",
                                verbose_name=_("person"), help_text=_("The author."))

@@ -54,8 +54,10 @@ class Organisation(RegisterModel):
     Skolverket have no municipality.
     """
 
-    name = models.CharField(_("name"), max_length=200,
-                            help_text=_("Name as used by the body itself, e.g. Utbildningsnämnden."))
+    name = models.CharField(
+        _("name"), max_length=200,
+        help_text=_("Name as used by the body itself, e.g. Utbildningsnämnden."),
+    )
     short_name = models.CharField(
         _("short name"), max_length=30, blank=True,
         help_text=_("Abbreviation used in registration numbers or text, e.g. KS or GRF."),

@@ -124,7 +124,7 @@ class ReferralResponse(RegisterModel):
                                  help_text=_("The document holding the answer."))
     date = models.DateField(_("date"), null=True, blank=True,
                             help_text=_("Date of the answer, when stated."))
-    position = models.CharField(_("position"), max_length=30, choices=ResponsePosition.choices,
+    position = models.CharField(_("stance"), max_length=30, choices=ResponsePosition.choices,
                                 help_text=_("What the body thinks of the proposal."))
     summary = models.TextField(_("summary"), blank=True,
                                help_text=_("The answer in brief, in the source's words."))
