@@ -110,3 +110,12 @@ def test_ensure_admin_creates_one_administrator_with_a_generated_password(capsys
     User.objects.filter(is_superuser=True).delete()
     call_command("ensure_admin")
     assert capsys.readouterr().out.split("password: ")[1].split()[0] != password
+
+
+def test_a_user_can_switch_the_admin_to_english(staff_client):
+    page = staff_client.get(_url(Case, "changelist")).content.decode()
+    assert 'id="language-form"' in page
+    staff_client.post(reverse("set_language"), {"language": "en", "next": "/admin/"})
+    assert "Cases" in staff_client.get(_url(Case, "changelist")).content.decode()
+    staff_client.post(reverse("set_language"), {"language": "sv", "next": "/admin/"})
+    assert "Ärenden" in staff_client.get(_url(Case, "changelist")).content.decode()
