@@ -18,7 +18,8 @@ VAR_DIR = BASE_DIR / "var"
 # Environment variables the settings read; tests check docker-compose.yml against this list.
 ENVIRONMENT_VARIABLES = (
     "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
-    "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_COOKIES", "STATIC_ROOT", "LOG_LEVEL",
+    "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_COOKIES",
+    "TEST_DATABASE_NAME", "STATIC_ROOT", "LOG_LEVEL",
 )
 
 
@@ -59,6 +60,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -67,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -98,6 +104,8 @@ else:
 
     _database_url = database_url()
 DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+if os.environ.get("TEST_DATABASE_NAME"):  # lets two test runs share one server
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -136,6 +144,55 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "cases.api.problems.problem_exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+    "URL_FORMAT_OVERRIDE": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Case register API",
+    "DESCRIPTION": (
+        "Read API of a Swedish municipal case register (diarium): cases, documents, motions, "
+        "referrals, responses, decisions, collaboration models, people, organisations and the "
+        "typed links between them, every loaded fact with its source passage.\n\n"
+        "Lists are cut into keyset pages (`next` links); `count` is exact up to 1000. "
+        "Incremental sync: `modified_since` (inclusive, RFC 3339) returns changed records and, "
+        "for voided ones, tombstones `{id, url, voided: true, voided_at, modified}`. "
+        "Errors are RFC 9457 problem documents (application/problem+json). "
+        "Every response carries an ETag; send it in If-None-Match to get 304."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "OrganisationTypeEnum": "cases.models.OrganisationType",
+        "CaseStatusEnum": "cases.models.CaseStatus",
+        "DocumentTypeEnum": "cases.models.DocumentType",
+        "DirectionEnum": "cases.models.Direction",
+        "ActivityTypeEnum": "cases.models.ActivityType",
+        "ResponseStatusEnum": "cases.models.ResponseStatus",
+        "ResponsePositionEnum": "cases.models.ResponsePosition",
+        "DecisionKindEnum": "cases.models.DecisionKind",
+        "DatePrecisionEnum": "cases.models.DatePrecision",
+        "CollaborationLevelEnum": "cases.models.CollaborationLevel",
+        "CollaborationStatusEnum": "cases.models.CollaborationStatus",
+        "SectorEnum": "cases.models.Sector",
+        "FigureUnitEnum": "cases.models.FigureUnit",
+        "LinkTypeEnum": "cases.models.LinkType",
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -4,4 +4,8 @@ from django.urls import include, path
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("cases.api.urls")),
 ]
+
+handler404 = "cases.api.problems.not_found"
+handler500 = "cases.api.problems.server_error"

@@ -6,3 +6,6 @@ class CasesConfig(AppConfig):
     name = "cases"
     verbose_name = _("Case register")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import signals  # noqa: F401  (connects the search index)

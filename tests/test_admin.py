@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils.html import escape
 
-from cases.models import Case, Motion, Party, Person, Provenance
+from cases.models import Case, Motion, Party, Person, Provenance, SearchEntry
 
 from .html_forms import form_data
 
@@ -31,7 +31,8 @@ def _url(model, view, *args):
 def test_every_model_of_the_register_has_an_admin():
     from django.apps import apps
 
-    assert set(REGISTERED) == set(apps.get_app_config("cases").get_models())
+    derived = {SearchEntry}  # the search index is rebuilt from the records, never edited
+    assert set(REGISTERED) == set(apps.get_app_config("cases").get_models()) - derived
 
 
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda m: m.__name__)

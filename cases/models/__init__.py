@@ -1,6 +1,6 @@
 """The register's data model, split by topic. Import models from here."""
 
-from .base import DatePrecision, RegisterModel
+from .base import DatePrecision, RegisterModel, TimestampedModel
 from .cases import Activity, ActivityType, Case, CaseStatus, RegistrationNumber
 from .collaboration import (
     CollaborationFigure,
@@ -27,6 +27,7 @@ from .organisations import (
     PersonRole,
 )
 from .referrals import ConsultedBody, Referral, ReferralResponse, ResponsePosition, ResponseStatus
+from .search import SearchEntry
 
 __all__ = [
     "Activity", "ActivityType", "Case", "CaseStatus", "CollaborationFigure", "CollaborationLevel",
@@ -36,5 +37,5 @@ __all__ = [
     "LinkType", "Motion", "MotionAuthor", "MotionProposal", "Municipality", "Organisation",
     "OrganisationType", "Party", "PartyAffiliation", "Person", "PersonNameVariant", "PersonRole",
     "Provenance", "Referral", "ReferralResponse", "RegisterModel", "RegistrationNumber",
-    "ResponsePosition", "ResponseStatus", "Sector",
+    "ResponsePosition", "ResponseStatus", "SearchEntry", "Sector", "TimestampedModel",
 ]

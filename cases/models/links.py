@@ -7,7 +7,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.utils.translation import gettext_lazy as _
 
-from .base import RegisterModel
+from .base import RegisterModel, TimestampedModel
 from .documents import Document
 
 
@@ -56,7 +56,7 @@ class Link(RegisterModel):
         return f"{self.source} –{self.get_type_display()}→ {self.target}"
 
 
-class Provenance(RegisterModel):
+class Provenance(TimestampedModel):
     """Where a record's facts come from: a passage of a source document.
 
     The passage is stored as a W3C Web Annotation TextQuoteSelector (``exact`` with

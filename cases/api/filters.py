@@ -1,0 +1,306 @@
+"""Filters of every collection (django-filter), one FilterSet per model.
+
+Every collection has ``id`` (comma-separated ids), the sync filters ``modified_since``,
+``modified_until`` and ``created_since`` (inclusive, RFC 3339), and the natural keys users
+know: ``registration_number=KS 2025/638`` (any case, any spacing), ``organisation=`` by id,
+short name or name, ``party=L``, a person by name (any spelling kept for them), and so on.
+"""
+
+import uuid
+
+import django_filters as df
+from django.db.models import Q, Value
+from django.db.models.functions import Replace, Upper
+
+from cases import models as m
+
+
+def normalised_number(value: str) -> str:
+    """Registration numbers compare without case or spaces: 'ks 2025/638' = 'KS 2025/638'."""
+    return "".join(value.split()).upper()
+
+
+def _as_uuid(value: str):
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        return None
+
+
+class RecordFilter(df.CharFilter):
+    """A related record by id, or by a natural key (``lookups``, compared case-insensitively)."""
+
+    def __init__(self, *args, lookups=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lookups = lookups
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        pk = _as_uuid(value)
+        if pk is not None:
+            return qs.filter(**{self.field_name: pk}).distinct()
+        match = Q()
+        for lookup in self.lookups:
+            match |= Q(**{f"{self.field_name}__{lookup}__iexact": value.strip()})
+        return qs.filter(match).distinct()
+
+
+class PersonNameFilter(df.CharFilter):
+    """A person by (part of) their name or of any spelling of it kept from the sources."""
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        prefix = f"{self.field_name}__" if self.field_name else ""
+        return qs.filter(Q(**{f"{prefix}name__unaccent__icontains": value})
+                         | Q(**{f"{prefix}name_variants__name__unaccent__icontains": value})
+                         ).distinct()
+
+
+class RegistrationNumberFilter(df.CharFilter):
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        return qs.filter(**{f"{self.field_name}__in": m.RegistrationNumber.objects.annotate(
+            normalised=Replace(Upper("number"), Value(" "), Value(""))
+        ).filter(normalised=normalised_number(value)).values("case")}).distinct()
+
+
+ORGANISATION_KEYS = ("short_name", "name")
+
+
+class RegisterFilterSet(df.FilterSet):
+    """Filters every collection has."""
+
+    id = df.BaseInFilter(field_name="id", help_text="One or more ids, comma-separated.")
+    modified_since = df.IsoDateTimeFilter(
+        field_name="modified", lookup_expr="gte",
+        help_text="Records modified at or after this instant (RFC 3339). With it, voided "
+                  "records are included as tombstones.")
+    modified_until = df.IsoDateTimeFilter(field_name="modified", lookup_expr="lte",
+                                          help_text="Records modified at or before this instant.")
+    created_since = df.IsoDateTimeFilter(field_name="created", lookup_expr="gte",
+                                         help_text="Records created at or after this instant.")
+
+
+def organisation_ref(field_name: str, help_text: str) -> RecordFilter:
+    return RecordFilter(field_name=field_name, lookups=ORGANISATION_KEYS, help_text=help_text)
+
+
+def case_filter(field_name="case") -> df.UUIDFilter:
+    return df.UUIDFilter(field_name=field_name, help_text="Id of the case.")
+
+
+def contains(field_name: str, what: str) -> df.CharFilter:
+    return df.CharFilter(field_name=field_name, lookup_expr="unaccent__icontains",
+                         help_text=f"{what} contains this text (case and accents ignored).")
+
+
+def date_range(field_name: str, what: str) -> tuple[df.DateFilter, df.DateFilter]:
+    return (df.DateFilter(field_name=field_name, lookup_expr="gte",
+                          help_text=f"{what} on or after this date."),
+            df.DateFilter(field_name=field_name, lookup_expr="lte",
+                          help_text=f"{what} on or before this date."))
+
+
+class MunicipalityFilterSet(RegisterFilterSet):
+    name = contains("name", "Name")
+    code = df.CharFilter(field_name="code", help_text="Kommunkod, e.g. 0180.")
+
+    class Meta:
+        model = m.Municipality
+        fields = []
+
+
+MUNICIPALITY_KEYS = ("code", "name")
+
+
+def municipality_ref(field_name="municipality") -> RecordFilter:
+    return RecordFilter(field_name=field_name, lookups=MUNICIPALITY_KEYS,
+                        help_text="Municipality by id, kommunkod or name.")
+
+
+class OrganisationFilterSet(RegisterFilterSet):
+    name = contains("name", "Name")
+    short_name = df.CharFilter(field_name="short_name", lookup_expr="iexact",
+                               help_text="Short name, e.g. KS.")
+    type = df.ChoiceFilter(choices=m.OrganisationType.choices, help_text="Kind of body.")
+    municipality = municipality_ref()
+    parent = organisation_ref("parent", "Parent organisation by id, short name or name.")
+    external = df.BooleanFilter(field_name="municipality", lookup_expr="isnull",
+                                help_text="true: only bodies outside any municipality.")
+
+    class Meta:
+        model = m.Organisation
+        fields = []
+
+
+class PartyFilterSet(RegisterFilterSet):
+    abbreviation = df.CharFilter(lookup_expr="iexact", help_text="Letter code, e.g. L.")
+    name = contains("name", "Name")
+
+    class Meta:
+        model = m.Party
+        fields = []
+
+
+class PersonFilterSet(RegisterFilterSet):
+    name = PersonNameFilter(field_name="", help_text="Name or any spelling of it kept from "
+                                                     "the sources (case and accents ignored).")
+    party = RecordFilter(field_name="affiliations__party", lookups=("abbreviation", "name"),
+                         help_text="Party by id, abbreviation or name.")
+    organisation = organisation_ref("roles__organisation", "Holds a role in this organisation.")
+
+    class Meta:
+        model = m.Person
+        fields = []
+
+
+class CaseFilterSet(RegisterFilterSet):
+    registration_number = RegistrationNumberFilter(
+        field_name="id", help_text="Any registration number of the case; case and spaces "
+                                   "ignored (ks2025/638 = KS 2025/638).")
+    title = contains("title", "Title")
+    status = df.ChoiceFilter(choices=m.CaseStatus.choices, help_text="Status of the case.")
+    municipality = municipality_ref()
+    organisation = organisation_ref("responsible_organisation",
+                                "Responsible organisation by id, short name or name.")
+    registered_by = organisation_ref("registration_numbers__organisation",
+                                 "Has a registration number in this organisation's register.")
+    year = df.NumberFilter(field_name="registration_numbers__year", distinct=True,
+                           help_text="Has a registration number of this year.")
+
+    class Meta:
+        model = m.Case
+        fields = []
+
+
+class DocumentFilterSet(RegisterFilterSet):
+    case = case_filter()
+    registration_number = RegistrationNumberFilter(field_name="case",
+                                                   help_text="A registration number of the case.")
+    title = contains("title", "Title")
+    text = contains("text", "Full text")
+    type = df.ChoiceFilter(choices=m.DocumentType.choices, help_text="Document type.")
+    direction = df.ChoiceFilter(choices=m.Direction.choices, help_text="Direction.")
+    date_after, date_before = date_range("date", "Dated")
+    organisation = organisation_ref("author_organisation", "Author body by id, short name or name.")
+    prepared_by = organisation_ref("prepared_by", "Preparing unit by id, short name or name.")
+    recipient = organisation_ref("recipient", "Addressee by id, short name or name.")
+    case_officer = PersonNameFilter(field_name="case_officer", help_text="Case officer's name.")
+    signatory = PersonNameFilter(field_name="signatories__person", help_text="Signed by.")
+
+    class Meta:
+        model = m.Document
+        fields = []
+
+
+class MotionFilterSet(RegisterFilterSet):
+    case = case_filter()
+    registration_number = RegistrationNumberFilter(field_name="case",
+                                                   help_text="A registration number of the case.")
+    title = contains("title", "Title")
+    party = RecordFilter(field_name="authors__party", lookups=("abbreviation", "name"),
+                         help_text="An author's party by id, abbreviation or name, e.g. L.")
+    author = PersonNameFilter(field_name="authors__person", help_text="An author's name.")
+    addressed_to = organisation_ref("addressed_to", "Council by id, short name or name.")
+    date_after, date_before = date_range("date", "Dated")
+
+    class Meta:
+        model = m.Motion
+        fields = []
+
+
+class ReferralFilterSet(RegisterFilterSet):
+    case = case_filter()
+    registration_number = RegistrationNumberFilter(field_name="case",
+                                                   help_text="A registration number of the case.")
+    title = contains("title", "Title")
+    sender = organisation_ref("sender", "Sender by id, short name or name.")
+    consulted = organisation_ref("consulted_bodies__organisation",
+                             "A consulted body by id, short name or name.")
+    motion = df.UUIDFilter(field_name="motion", help_text="Id of the referred motion.")
+    received_after, received_before = date_range("received_date", "Received")
+    due_after, due_before = date_range("due_date", "Due")
+
+    class Meta:
+        model = m.Referral
+        fields = []
+
+
+class ReferralResponseFilterSet(RegisterFilterSet):
+    referral = df.UUIDFilter(field_name="referral", help_text="Id of the referral.")
+    organisation = organisation_ref("organisation", "Responding body by id, short name or name.")
+    document = df.UUIDFilter(field_name="document", help_text="Id of the answering document.")
+    position = df.ChoiceFilter(choices=m.ResponsePosition.choices, help_text="Stance.")
+    date_after, date_before = date_range("date", "Answered")
+
+    class Meta:
+        model = m.ReferralResponse
+        fields = []
+
+
+class DecisionFilterSet(RegisterFilterSet):
+    case = case_filter()
+    registration_number = RegistrationNumberFilter(field_name="case",
+                                                   help_text="A registration number of the case.")
+    kind = df.ChoiceFilter(choices=m.DecisionKind.choices, help_text="Proposed or decided.")
+    organisation = organisation_ref("organisation", "Deciding body by id, short name or name.")
+    proposed_by = organisation_ref("proposed_by", "Proposing body by id, short name or name.")
+    document = df.UUIDFilter(field_name="document", help_text="Id of the stating document.")
+    immediately_adjusted = df.BooleanFilter(help_text="Justeras omedelbart.")
+    date_after, date_before = date_range("date", "Decided")
+    follow_up_after, follow_up_before = date_range("follow_up_due", "Follow-up due")
+    text = contains("points__text", "A point's text")
+
+    class Meta:
+        model = m.Decision
+        fields = []
+
+
+class CollaborationModelFilterSet(RegisterFilterSet):
+    name = contains("name", "Name")
+    abbreviation = df.CharFilter(lookup_expr="iexact", help_text="Short form, e.g. SST.")
+    level = df.ChoiceFilter(choices=m.CollaborationLevel.choices, help_text="Level.")
+    status = df.ChoiceFilter(choices=m.CollaborationStatus.choices, help_text="Status.")
+    municipality = municipality_ref()
+    sector = df.ChoiceFilter(field_name="sectors__sector", choices=m.Sector.choices,
+                             distinct=True, help_text="A sector involved.")
+    used_by = organisation_ref("usages__organisation", "Used by this organisation.")
+    used_in = municipality_ref("usages__municipality")
+
+    class Meta:
+        model = m.CollaborationModel
+        fields = []
+
+
+class ActivityFilterSet(RegisterFilterSet):
+    case = case_filter()
+    type = df.ChoiceFilter(choices=m.ActivityType.choices, help_text="Kind of event.")
+    organisation = organisation_ref("organisation", "Body by id, short name or name.")
+    person = PersonNameFilter(field_name="person", help_text="Person's name.")
+    date_after, date_before = date_range("date", "Dated")
+
+    class Meta:
+        model = m.Activity
+        fields = []
+
+
+class LinkFilterSet(RegisterFilterSet):
+    type = df.ChoiceFilter(choices=m.LinkType.choices, help_text="Link type.")
+    source_type = df.CharFilter(field_name="source_type__model",
+                                help_text="Model name of the source, e.g. motion.")
+    source_id = df.UUIDFilter(help_text="Id of the source record.")
+    target_type = df.CharFilter(field_name="target_type__model",
+                                help_text="Model name of the target, e.g. case.")
+    target_id = df.UUIDFilter(help_text="Id of the target record.")
+    record = df.UUIDFilter(method="filter_record",
+                           help_text="Links from or to this record (both directions).")
+
+    class Meta:
+        model = m.Link
+        fields = []
+
+    def filter_record(self, qs, name, value):
+        return qs.filter(Q(source_id=value) | Q(target_id=value))

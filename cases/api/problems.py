@@ -1,0 +1,96 @@
+"""Errors as RFC 9457 problem details (application/problem+json), every problem at once."""
+
+from http import HTTPStatus
+
+from django.http import JsonResponse
+from rest_framework import exceptions, serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import exception_handler
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class ProblemJSONRenderer(JSONRenderer):
+    media_type = PROBLEM_CONTENT_TYPE
+    format = "problem+json"
+
+
+class InvalidParameters(exceptions.ValidationError):
+    """Raised with a mapping of query parameter -> list of reasons."""
+
+    default_detail = "One or more query parameters are invalid."
+
+
+def problem(status: int, detail: str = "", invalid_params=None, **extra) -> dict:
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or HTTPStatus(status).description,
+    }
+    if invalid_params:
+        body["invalid_params"] = invalid_params
+    body.update(extra)
+    return body
+
+
+def _flatten(detail, prefix="") -> list[dict]:
+    """DRF's nested error detail as a flat list of {name, reason}."""
+    if isinstance(detail, dict):
+        return [item for key, value in detail.items()
+                for item in _flatten(value, f"{prefix}.{key}" if prefix else str(key))]
+    if isinstance(detail, list):
+        if all(not isinstance(v, (dict, list)) for v in detail):
+            return [{"name": prefix or "non_field_errors", "reason": str(v)} for v in detail]
+        return [item for i, v in enumerate(detail) for item in _flatten(v, f"{prefix}[{i}]")]
+    return [{"name": prefix or "non_field_errors", "reason": str(detail)}]
+
+
+def problem_exception_handler(exc, context):
+    """DRF exception handler: every error response becomes a problem document."""
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # unexpected errors: Django's handler500 answers with a problem document
+    if isinstance(exc, exceptions.ValidationError):
+        detail = str(getattr(exc, "default_detail", "")) if isinstance(exc, InvalidParameters) \
+            else "The request is not valid."
+        body = problem(response.status_code, detail, invalid_params=_flatten(exc.detail))
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        body = problem(response.status_code, str(detail))
+    response.data = body
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+class ProblemSerializer(serializers.Serializer):
+    """Schema of an RFC 9457 problem document, for the OpenAPI description."""
+
+    type = serializers.CharField(help_text="A URI identifying the problem type.")
+    title = serializers.CharField(help_text="Short summary of the problem type.")
+    status = serializers.IntegerField(help_text="The HTTP status code.")
+    detail = serializers.CharField(help_text="What went wrong, in plain words.")
+    invalid_params = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()), required=False,
+        help_text="Every invalid parameter or field: {name, reason}.",
+    )
+
+
+def not_found(request, exception=None):
+    """handler404: problem+json under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(problem(404, f"Nothing at {request.path}."), status=404,
+                            content_type=PROBLEM_CONTENT_TYPE)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    """handler500: no stack trace ever reaches a client."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(problem(500, "The server failed; the error has been logged."),
+                            status=500, content_type=PROBLEM_CONTENT_TYPE)
+    from django.views.defaults import server_error as default
+
+    return default(request)

@@ -1,0 +1,75 @@
+"""GET /api/v1/search/?q= : ranked Swedish full-text search across the register."""
+
+from django.contrib.contenttypes.models import ContentType
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cases.search import KINDS, search
+
+from .problems import InvalidParameters
+from .registry import resource_for
+
+MAX_LIMIT = 100
+
+
+class SearchHitSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=sorted(KINDS.values()),
+                                   help_text="Collection of the record found.")
+    id = serializers.UUIDField(help_text="Id of the record.")
+    url = serializers.CharField(help_text="The record in the API.")
+    title = serializers.CharField(help_text="Title or name of the record.")
+    snippet = serializers.CharField(help_text="Matching text with <mark> around the hits.")
+    rank = serializers.FloatField(help_text="Relevance; higher is better.")
+    match = serializers.ChoiceField(choices=["fulltext", "similar"],
+                                    help_text="fulltext: Swedish word forms matched; similar: "
+                                              "a close spelling matched (typos, OCR).")
+
+
+class SearchResultSerializer(serializers.Serializer):
+    q = serializers.CharField(help_text="The query as given.")
+    results = SearchHitSerializer(many=True, help_text="Hits, best first.")
+
+
+class SearchView(APIView):
+    """Search cases, documents, motions, decisions, collaboration models, people and
+    organisations by Swedish text (word forms and accents ignored, close spellings found)."""
+
+    @extend_schema(
+        operation_id="search",
+        parameters=[
+            OpenApiParameter("q", str, required=True, description="What to look for.",
+                             examples=[]),
+            OpenApiParameter("type", str, description="Only these collections, "
+                             "comma-separated: " + ", ".join(sorted(KINDS.values()))),
+            OpenApiParameter("limit", int, description=f"Most hits, 1–{MAX_LIMIT} (20)."),
+        ],
+        responses=SearchResultSerializer,
+    )
+    def get(self, request):
+        params = request.query_params
+        problems = {name: ["Unknown query parameter."] for name in params
+                    if name not in ("q", "type", "limit", "format")}
+        q = params.get("q", "").strip()
+        if not q:
+            problems["q"] = ["Give something to search for."]
+        kinds = [k for k in params.get("type", "").split(",") if k]
+        unknown = [k for k in kinds if k not in KINDS.values()]
+        if unknown:
+            problems["type"] = [f"Not a searchable collection: {', '.join(unknown)}."]
+        limit = params.get("limit", "20")
+        if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+            problems["limit"] = [f"A whole number from 1 to {MAX_LIMIT}."]
+        if problems:
+            raise InvalidParameters(problems)
+        hits = search(q, kinds=kinds or None, limit=int(limit))
+        results = []
+        for hit in hits:
+            model = ContentType.objects.get_for_id(hit.content_type_id).model_class()
+            path = reverse(f"api:{resource_for(model).basename}-detail", args=[hit.object_id])
+            results.append({"type": hit.kind, "id": hit.object_id,
+                            "url": request.build_absolute_uri(path), "title": hit.title,
+                            "snippet": hit.snippet, "rank": hit.rank, "match": hit.match})
+        return Response(SearchResultSerializer({"q": q, "results": results}).data)

@@ -1,0 +1,433 @@
+"""Serializers of every collection: a full form, a brief form, and the parts embedded in each.
+
+Field descriptions in the OpenAPI document come from the models' ``help_text``.
+"""
+
+from functools import cached_property
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from cases import models as m
+
+from .fields import Related
+from .registry import Resource, register, resource_or_none
+
+
+class ExpandableMixin:
+    """Knows which of its related fields to expand: its part of the ``expand`` tree."""
+
+    def __init__(self, *args, expand: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._expand = expand
+
+    @cached_property
+    def expand_tree(self) -> dict:
+        if self._expand is not None:
+            return self._expand
+        parent, name = self.parent, self.field_name
+        if isinstance(parent, serializers.ListSerializer):
+            parent, name = parent.parent, parent.field_name
+        if parent is None:
+            return self.context.get("expand", {})
+        return parent.expand_tree.get(name, {})
+
+    @cached_property
+    def _readable_fields(self):
+        return [f for f in super()._readable_fields
+                if not (isinstance(f, Related) and f.expand_only
+                        and f.field_name not in self.expand_tree)]
+
+
+class RegisterSerializer(ExpandableMixin, serializers.ModelSerializer):
+    """Base of every full serializer: ``url``, timestamps, void status, ``expand``."""
+
+    url = serializers.SerializerMethodField(help_text="This record in the API.")
+    sources = Related("Provenance", many=True, expand_only=True, source="provenance",
+                      help_text="The source passages the record's facts come from "
+                                "(with expand=sources).")
+
+    def get_url(self, obj) -> str | None:
+        return record_url(obj, self.context.get("request"))
+
+    def to_representation(self, instance):
+        if self.context.get("tombstones") and instance.voided_at:
+            return {"id": str(instance.id), "url": self.get_url(instance), "voided": True,
+                    "voided_at": instance.voided_at.isoformat().replace("+00:00", "Z"),
+                    "modified": instance.modified.isoformat().replace("+00:00", "Z")}
+        return super().to_representation(instance)
+
+
+class PartSerializer(ExpandableMixin, serializers.ModelSerializer):
+    """A part of a record (a point, a proposal, an author), always embedded in it."""
+
+
+def record_url(obj, request) -> str | None:
+    resource = resource_or_none(type(obj))
+    if resource is None or not resource.collection:
+        return None
+    path = reverse(f"api:{resource.basename}-detail", args=[obj.pk])
+    return request.build_absolute_uri(path) if request else path
+
+
+COMMON = ["id", "url", "created", "modified", "voided_at", "void_reason", "sources"]
+
+
+def brief_serializer(model, display: str):
+    """The brief form of a record: id, url and a display text."""
+
+    class Meta:
+        ref_name = f"{model.__name__}Brief"
+
+    def get_url(self, obj) -> str | None:
+        return record_url(obj, self.context.get("request"))
+
+    attrs = {
+        "Meta": Meta,
+        "id": serializers.UUIDField(read_only=True),
+        "url": serializers.SerializerMethodField(help_text="This record in the API."),
+        "display": serializers.CharField(source=display, read_only=True,
+                                         help_text="A short human-readable label."),
+        "get_url": get_url,
+        "__doc__": f"Brief form of a {model._meta.verbose_name}: expand it for every field.",
+    }
+    return type(f"{model.__name__}Brief", (serializers.Serializer,), attrs)
+
+
+def resource(model, collection: str, display: str):
+    """Class decorator: register a full serializer as the API form of ``model``."""
+
+    def decorate(serializer_class):
+        register(Resource(model=model, collection=collection,
+                          basename=model._meta.model_name, full=serializer_class,
+                          brief=brief_serializer(model, display)))
+        return serializer_class
+
+    return decorate
+
+
+class PassageSerializer(PartSerializer):
+    """A passage of a source document (W3C TextQuoteSelector + TextPositionSelector)."""
+
+    document = Related("Document")
+
+    class Meta:
+        model = m.Provenance
+        fields = ["id", "document", "exact", "prefix", "suffix", "start", "end", "note"]
+
+
+register(Resource(model=m.Provenance, collection="", basename="provenance",
+                  full=PassageSerializer, brief=PassageSerializer))
+
+
+# --- who ---------------------------------------------------------------------------------
+
+
+@resource(m.Municipality, "municipalities", "name")
+class MunicipalitySerializer(RegisterSerializer):
+    class Meta:
+        model = m.Municipality
+        fields = [*COMMON, "name", "code"]
+
+
+@resource(m.Organisation, "organisations", "name")
+class OrganisationSerializer(RegisterSerializer):
+    municipality = Related("Municipality", allow_null=True)
+    parent = Related("Organisation", allow_null=True)
+    children = Related("Organisation", many=True, expand_only=True,
+                       help_text="Sub-organisations (with expand=children).")
+
+    class Meta:
+        model = m.Organisation
+        fields = [*COMMON, "name", "short_name", "type", "municipality", "parent", "children"]
+
+
+@resource(m.Party, "parties", "abbreviation")
+class PartySerializer(RegisterSerializer):
+    class Meta:
+        model = m.Party
+        fields = [*COMMON, "abbreviation", "name"]
+
+
+class NameVariantSerializer(PartSerializer):
+    class Meta:
+        model = m.PersonNameVariant
+        fields = ["id", "name"]
+
+
+class RoleSerializer(PartSerializer):
+    organisation = Related("Organisation", allow_null=True)
+
+    class Meta:
+        model = m.PersonRole
+        fields = ["id", "title", "organisation", "as_of"]
+
+
+class AffiliationSerializer(PartSerializer):
+    party = Related("Party")
+
+    class Meta:
+        model = m.PartyAffiliation
+        fields = ["id", "party", "as_of"]
+
+
+@resource(m.Person, "people", "name")
+class PersonSerializer(RegisterSerializer):
+    name_variants = NameVariantSerializer(many=True, read_only=True,
+                                          help_text="Spellings of the name found in sources.")
+    roles = RoleSerializer(many=True, read_only=True, help_text="Titles held.")
+    affiliations = AffiliationSerializer(many=True, read_only=True,
+                                         help_text="Parties as stated in sources.")
+
+    class Meta:
+        model = m.Person
+        fields = [*COMMON, "name", "name_variants", "roles", "affiliations"]
+
+
+# --- cases and documents -----------------------------------------------------------------
+
+
+class RegistrationNumberSerializer(PartSerializer):
+    organisation = Related("Organisation")
+
+    class Meta:
+        model = m.RegistrationNumber
+        fields = ["id", "number", "organisation", "year"]
+
+
+@resource(m.Case, "cases", "title")
+class CaseSerializer(RegisterSerializer):
+    municipality = Related("Municipality")
+    responsible_organisation = Related("Organisation", allow_null=True)
+    registration_numbers = RegistrationNumberSerializer(many=True, read_only=True,
+                                                        help_text="All numbers of the case.")
+    documents = Related("Document", many=True, expand_only=True,
+                        help_text="The case's documents (with expand=documents).")
+    motions = Related("Motion", many=True, expand_only=True,
+                      help_text="Motions handled in the case (with expand=motions).")
+    referrals = Related("Referral", many=True, expand_only=True,
+                        help_text="Referrals of the case (with expand=referrals).")
+    decisions = Related("Decision", many=True, expand_only=True,
+                        help_text="Decisions in the case (with expand=decisions).")
+    activities = Related("Activity", many=True, expand_only=True,
+                         help_text="Dated events (with expand=activities).")
+
+    class Meta:
+        model = m.Case
+        fields = [*COMMON, "title", "status", "description", "municipality",
+                  "responsible_organisation", "registration_numbers", "documents", "motions",
+                  "referrals", "decisions", "activities"]
+
+
+class SignatorySerializer(PartSerializer):
+    person = Related("Person")
+    organisation = Related("Organisation", allow_null=True)
+
+    class Meta:
+        model = m.DocumentSignatory
+        fields = ["id", "position", "person", "title", "organisation"]
+
+
+class AttachmentSerializer(PartSerializer):
+    class Meta:
+        model = m.DocumentAttachment
+        fields = ["id", "position", "title", "date"]
+
+
+@resource(m.Document, "documents", "title")
+class DocumentSerializer(RegisterSerializer):
+    case = Related("Case")
+    author_organisation = Related("Organisation", allow_null=True)
+    prepared_by = Related("Organisation", allow_null=True)
+    recipient = Related("Organisation", allow_null=True)
+    case_officer = Related("Person", allow_null=True)
+    signatories = SignatorySerializer(many=True, read_only=True, help_text="Who signed.")
+    attachments = AttachmentSerializer(many=True, read_only=True, help_text="Listed bilagor.")
+
+    class Meta:
+        model = m.Document
+        fields = [*COMMON, "title", "type", "direction", "date", "case", "author_organisation",
+                  "prepared_by", "recipient", "case_officer", "signatories", "attachments",
+                  "source_file", "sha256", "text"]
+
+
+@resource(m.Activity, "activities", "type")
+class ActivitySerializer(RegisterSerializer):
+    case = Related("Case")
+    organisation = Related("Organisation", allow_null=True)
+    person = Related("Person", allow_null=True)
+
+    class Meta:
+        model = m.Activity
+        fields = [*COMMON, "type", "date", "case", "organisation", "person", "description"]
+
+
+# --- motions, referrals, decisions -------------------------------------------------------
+
+
+class MotionAuthorSerializer(PartSerializer):
+    person = Related("Person")
+    party = Related("Party", allow_null=True)
+
+    class Meta:
+        model = m.MotionAuthor
+        fields = ["id", "position", "person", "party"]
+
+
+class ProposalSerializer(PartSerializer):
+    class Meta:
+        model = m.MotionProposal
+        fields = ["id", "number", "text"]
+
+
+@resource(m.Motion, "motions", "title")
+class MotionSerializer(RegisterSerializer):
+    case = Related("Case")
+    addressed_to = Related("Organisation", allow_null=True)
+    authors = MotionAuthorSerializer(many=True, read_only=True, help_text="The motionärer.")
+    proposals = ProposalSerializer(many=True, read_only=True, help_text="The att-satser.")
+
+    class Meta:
+        model = m.Motion
+        fields = [*COMMON, "title", "date", "summary", "case", "addressed_to", "authors",
+                  "proposals"]
+
+
+class ConsultedBodySerializer(PartSerializer):
+    organisation = Related("Organisation", allow_null=True)
+
+    class Meta:
+        model = m.ConsultedBody
+        fields = ["id", "organisation", "name_as_written", "response_status", "due_date"]
+
+
+@resource(m.Referral, "referrals", "title")
+class ReferralSerializer(RegisterSerializer):
+    case = Related("Case")
+    sender = Related("Organisation", allow_null=True)
+    motion = Related("Motion", allow_null=True)
+    consulted_bodies = ConsultedBodySerializer(many=True, read_only=True,
+                                               help_text="The remissinstanser.")
+    responses = Related("ReferralResponse", many=True, expand_only=True,
+                        help_text="Responses received (with expand=responses).")
+
+    class Meta:
+        model = m.Referral
+        fields = [*COMMON, "title", "case", "sender", "motion", "received_date",
+                  "received_as_written", "due_date", "due_as_written", "consulted_bodies",
+                  "responses"]
+
+
+@resource(m.ReferralResponse, "referral-responses", "position")
+class ReferralResponseSerializer(RegisterSerializer):
+    referral = Related("Referral")
+    organisation = Related("Organisation")
+    document = Related("Document", allow_null=True)
+
+    class Meta:
+        model = m.ReferralResponse
+        fields = [*COMMON, "referral", "organisation", "document", "date", "position",
+                  "summary"]
+
+
+class PointSerializer(PartSerializer):
+    class Meta:
+        model = m.DecisionPoint
+        fields = ["id", "number", "text"]
+
+
+@resource(m.Decision, "decisions", "kind")
+class DecisionSerializer(RegisterSerializer):
+    case = Related("Case")
+    organisation = Related("Organisation")
+    proposed_by = Related("Organisation", allow_null=True)
+    document = Related("Document", allow_null=True)
+    points = PointSerializer(many=True, read_only=True, help_text="Numbered points.")
+
+    class Meta:
+        model = m.Decision
+        fields = [*COMMON, "kind", "case", "organisation", "proposed_by", "document",
+                  "summary", "date", "immediately_adjusted", "effective_date", "follow_up_due",
+                  "follow_up_due_precision", "points"]
+
+
+# --- collaboration models ----------------------------------------------------------------
+
+
+class SectorSerializer(PartSerializer):
+    class Meta:
+        model = m.CollaborationSector
+        fields = ["id", "sector"]
+
+
+class UsageSerializer(PartSerializer):
+    municipality = Related("Municipality", allow_null=True)
+    organisation = Related("Organisation", allow_null=True)
+
+    class Meta:
+        model = m.CollaborationUsage
+        fields = ["id", "municipality", "organisation", "place"]
+
+
+class FigureSerializer(PartSerializer):
+    value = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=False,
+                                     read_only=True, help_text="The number.")
+
+    class Meta:
+        model = m.CollaborationFigure
+        fields = ["id", "label", "value", "unit", "year"]
+
+
+@resource(m.CollaborationModel, "collaboration-models", "name")
+class CollaborationModelSerializer(RegisterSerializer):
+    municipality = Related("Municipality", allow_null=True)
+    sectors = SectorSerializer(many=True, read_only=True, help_text="Sectors involved.")
+    usages = UsageSerializer(many=True, read_only=True, help_text="Where it is used.")
+    figures = FigureSerializer(many=True, read_only=True, help_text="Costs, counts, results.")
+
+    class Meta:
+        model = m.CollaborationModel
+        fields = [*COMMON, "name", "abbreviation", "municipality", "level", "status",
+                  "target_group", "description", "started", "started_precision", "ended",
+                  "ended_precision", "sectors", "usages", "figures"]
+
+
+# --- links -------------------------------------------------------------------------------
+
+
+class RecordReferenceSerializer(serializers.Serializer):
+    """Any record, by type and id."""
+
+    type = serializers.CharField(help_text="Model name of the record, e.g. case.")
+    id = serializers.UUIDField(help_text="Id of the record.")
+    url = serializers.CharField(allow_null=True,
+                                help_text="The record in the API; null for parts of records "
+                                          "that have no collection of their own.")
+
+
+def reference(content_type_id: int, object_id, request) -> dict:
+    from django.contrib.contenttypes.models import ContentType
+
+    model = ContentType.objects.get_for_id(content_type_id).model_class()
+    resource_ = resource_or_none(model)
+    url = None
+    if resource_ and resource_.collection:
+        path = reverse(f"api:{resource_.basename}-detail", args=[object_id])
+        url = request.build_absolute_uri(path) if request else path
+    return {"type": model._meta.model_name, "id": str(object_id), "url": url}
+
+
+@resource(m.Link, "links", "type")
+class LinkSerializer(RegisterSerializer):
+    source = serializers.SerializerMethodField(help_text="The record the link starts from.")
+    target = serializers.SerializerMethodField(help_text="The record the link points to.")
+
+    class Meta:
+        model = m.Link
+        fields = [*COMMON, "source", "type", "target"]
+
+    def get_source(self, obj) -> RecordReferenceSerializer:
+        return reference(obj.source_type_id, obj.source_id, self.context.get("request"))
+
+    def get_target(self, obj) -> RecordReferenceSerializer:
+        return reference(obj.target_type_id, obj.target_id, self.context.get("request"))

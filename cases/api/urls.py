@@ -1,0 +1,22 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from .registry import resource_for
+from .search import SearchView
+from .views import VIEWSETS
+
+app_name = "api"
+
+router = DefaultRouter()
+for viewset in VIEWSETS:
+    resource = resource_for(viewset.model)
+    router.register(resource.collection, viewset, basename=resource.basename)
+
+urlpatterns = [
+    path("search/", SearchView.as_view(), name="search"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,194 @@
+"""Read-only viewsets of every collection; thin: querying lives in selectors."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from cases import models as m
+from cases.selectors import case_timeline, links_of
+
+from . import expand, filters
+from .pagination import InvalidCursor, KeysetPagination, decode_cursor, page_size
+from .problems import InvalidParameters
+from .registry import resource_for
+from .serializers import LinkSerializer, RecordReferenceSerializer
+
+LIST_PARAMETERS = {"cursor", "page_size", "ordering", "expand", "format"}
+DETAIL_PARAMETERS = {"expand", "format"}
+
+
+class DirectedLinkSerializer(LinkSerializer):
+    direction = serializers.SerializerMethodField(
+        help_text="outgoing: this record is the source; incoming: it is the target.")
+
+    class Meta(LinkSerializer.Meta):
+        fields = [*LinkSerializer.Meta.fields, "direction"]
+
+    def get_direction(self, obj) -> str:
+        return "outgoing" if obj.source_id == self.context["record_id"] else "incoming"
+
+
+class TimelineEventSerializer(serializers.Serializer):
+    """One dated event of a case: received, referred, consulted, answered, decided ..."""
+
+    date = serializers.DateField(allow_null=True, help_text="When; null if the sources "
+                                                            "give no full date.")
+    date_as_written = serializers.CharField(help_text="The date as the source writes it.")
+    kind = serializers.CharField(help_text="What happened, e.g. document, referral_received.")
+    title = serializers.CharField(help_text="Short description.")
+    record = RecordReferenceSerializer(help_text="The record behind the event.")
+
+
+class RegisterViewSet(viewsets.ReadOnlyModelViewSet):
+    """Base of every collection: strict parameters, expand, keyset pages, tombstones."""
+
+    pagination_class = KeysetPagination
+    ordering_fields = ("created", "modified")
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    model: type
+    filterset_class: type
+
+    @property
+    def resource(self):
+        return resource_for(self.model)
+
+    def get_serializer_class(self):
+        return self.resource.full
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["expand"] = getattr(self, "expand_tree", {})
+        context["tombstones"] = self.tombstones
+        return context
+
+    @property
+    def tombstones(self) -> bool:
+        return self.action == "list" and bool(self.request.query_params.get("modified_since"))
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.expand_tree, self.prefetch = self._check_parameters(request)
+
+    def get_queryset(self):
+        queryset = self.model.objects.all()
+        if self.action == "list" and not self.tombstones:
+            queryset = queryset.filter(voided_at__isnull=True)
+        return queryset.prefetch_related(*getattr(self, "prefetch", []))
+
+    def ordering_for(self, request) -> tuple[str, bool]:
+        raw = request.query_params.get("ordering") or "created"
+        return raw.lstrip("-"), raw.startswith("-")
+
+    def _check_parameters(self, request):
+        """Validate every query parameter at once; 400 lists all that are wrong."""
+        params = request.query_params
+        problems: dict[str, list[str]] = {}
+        if self.action == "list":
+            allowed = LIST_PARAMETERS | set(self.filterset_class.base_filters)
+            form = self.filterset_class(params, queryset=self.model.objects.none()).form
+            if not form.is_valid():
+                for name, errors in form.errors.items():
+                    problems[name] = list(errors)
+            ordering = params.get("ordering")
+            if ordering and ordering.lstrip("-") not in self.ordering_fields:
+                choices = ", ".join(self.ordering_fields)
+                problems["ordering"] = [f"Order by one of {choices}, with - for descending."]
+            try:
+                page_size(params.get("page_size"))
+            except ValueError as exc:
+                problems["page_size"] = [str(exc) if "between" in str(exc)
+                                         else "Must be a whole number."]
+            if params.get("cursor"):
+                try:
+                    decode_cursor(params["cursor"])
+                except InvalidCursor as exc:
+                    problems["cursor"] = [str(exc)]
+        else:
+            allowed = DETAIL_PARAMETERS
+        for name in params:
+            if name not in allowed:
+                problems[name] = ["Unknown query parameter."]
+        tree = expand.parse(params.get("expand"))
+        lookups, invalid = expand.walk(self.resource.full, tree)
+        if invalid:
+            problems["expand"] = [f"Cannot expand {path}." for path in invalid]
+        if problems:
+            raise InvalidParameters(problems)
+        return tree, lookups
+
+    @extend_schema(responses=DirectedLinkSerializer(many=True),
+                   summary="Links from and to this record",
+                   description="Every typed link with this record as source or target.")
+    @action(detail=True, methods=["get"])
+    def links(self, request, pk=None):
+        record = self.get_object()
+        context = {**self.get_serializer_context(), "record_id": record.pk}
+        return Response(DirectedLinkSerializer(links_of(record), many=True, context=context).data)
+
+
+def expand_parameter(viewset) -> OpenApiParameter:
+    return OpenApiParameter(
+        "expand", OpenApiTypes.STR, description=(
+            "Comma-separated related fields to embed in full instead of brief; dotted paths "
+            "reach further, e.g. `motion.authors`. Expandable here: "
+            + ", ".join(sorted(expand.expandable_names(resource_for(viewset.model).full)))))
+
+
+def ordering_parameter(viewset) -> OpenApiParameter:
+    values = [v for f in viewset.ordering_fields for v in (f, f"-{f}")]
+    return OpenApiParameter("ordering", OpenApiTypes.STR, enum=values,
+                            description="Sort field; - for descending. Default: created "
+                                        "(stable while records change).")
+
+
+class CaseViewSetBase(RegisterViewSet):
+    @extend_schema(responses=TimelineEventSerializer(many=True), summary="A case's timeline",
+                   operation_id="cases_timeline",
+                   description="Documents, referrals, responses, decisions and activities of "
+                               "the case in date order; undated events last.")
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, pk=None):
+        events = case_timeline(self.get_object(), request=request)
+        return Response(TimelineEventSerializer(events, many=True).data)
+
+
+def collection(model, filterset, ordering=("created", "modified"), base=RegisterViewSet):
+    """Build the viewset of a collection, with its OpenAPI description."""
+    resource = resource_for(model)
+    label = model._meta.verbose_name_plural
+    attrs = {"model": model, "filterset_class": filterset, "ordering_fields": ordering,
+             "__doc__": f"{label.capitalize()} in the register."}
+    viewset = type(f"{model.__name__}ViewSet", (base,), attrs)
+    return extend_schema_view(
+        list=extend_schema(summary=f"List {label}",
+                           parameters=[expand_parameter(viewset), ordering_parameter(viewset)],
+                           description=f"{label.capitalize()}, filtered, in keyset pages. With "
+                                       "modified_since, voided records are included as "
+                                       "tombstones."),
+        retrieve=extend_schema(summary=f"One {model._meta.verbose_name}",
+                               parameters=[expand_parameter(viewset)]),
+        links=extend_schema(operation_id=f"{resource.collection.replace('-', '_')}_links"),
+    )(viewset)
+
+
+VIEWSETS = [
+    collection(m.Municipality, filters.MunicipalityFilterSet, ("created", "modified", "name")),
+    collection(m.Organisation, filters.OrganisationFilterSet, ("created", "modified", "name")),
+    collection(m.Party, filters.PartyFilterSet, ("created", "modified", "abbreviation")),
+    collection(m.Person, filters.PersonFilterSet, ("created", "modified", "name")),
+    collection(m.Case, filters.CaseFilterSet, ("created", "modified", "title"),
+               base=CaseViewSetBase),
+    collection(m.Document, filters.DocumentFilterSet, ("created", "modified", "date", "title")),
+    collection(m.Motion, filters.MotionFilterSet, ("created", "modified", "date", "title")),
+    collection(m.Referral, filters.ReferralFilterSet,
+               ("created", "modified", "received_date", "due_date")),
+    collection(m.ReferralResponse, filters.ReferralResponseFilterSet,
+               ("created", "modified", "date")),
+    collection(m.Decision, filters.DecisionFilterSet, ("created", "modified", "date")),
+    collection(m.CollaborationModel, filters.CollaborationModelFilterSet,
+               ("created", "modified", "name")),
+    collection(m.Activity, filters.ActivityFilterSet, ("created", "modified", "date")),
+    collection(m.Link, filters.LinkFilterSet),
+]

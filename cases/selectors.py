@@ -1,0 +1,72 @@
+"""Reads that more than one view needs (HackSoft style: selectors read, services write)."""
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q
+
+from cases import models as m
+
+
+def links_of(record):
+    """Every live link with ``record`` as source or target, oldest first."""
+    content_type = ContentType.objects.get_for_model(record)
+    return m.Link.objects.filter(
+        Q(source_type=content_type, source_id=record.pk)
+        | Q(target_type=content_type, target_id=record.pk),
+        voided_at__isnull=True,
+    ).order_by("created", "id")
+
+
+def case_timeline(case, *, request=None) -> list[dict]:
+    """The case's dated events in date order; events without a full date come last."""
+    from cases.api.serializers import record_url
+
+    def event(date, kind, title, record, as_written=""):
+        return {
+            "date": date, "date_as_written": as_written or (date.isoformat() if date else ""),
+            "kind": kind, "title": title,
+            "record": {"type": record._meta.model_name, "id": record.pk,
+                       "url": record_url(record, request)},
+        }
+
+    events = []
+    for document in case.documents.filter(voided_at__isnull=True):
+        events.append(event(document.date, f"document_{document.direction}",
+                            f"{document.get_type_display()}: {document.title}", document))
+    for referral in case.referrals.filter(voided_at__isnull=True).select_related("sender"):
+        sender = f" från {referral.sender.name}" if referral.sender else ""
+        events.append(event(referral.received_date, "referral_received",
+                            f"Remiss{sender}: {referral.title}", referral,
+                            referral.received_as_written))
+        events.append(event(referral.due_date, "referral_due", f"Svarstid: {referral.title}",
+                            referral, referral.due_as_written))
+        for response in referral.responses.filter(voided_at__isnull=True).select_related(
+                "organisation"):
+            events.append(event(response.date, "referral_response",
+                                f"{response.organisation.name}: "
+                                f"{response.get_position_display()}", response))
+    for decision in case.decisions.filter(voided_at__isnull=True).select_related("organisation"):
+        events.append(event(decision.date, f"decision_{decision.kind}",
+                            f"{decision.get_kind_display()}: {decision.organisation.name}",
+                            decision))
+        if decision.effective_date:
+            events.append(event(decision.effective_date, "decision_effective",
+                                f"Gäller från: {decision.organisation.name}", decision))
+        if decision.follow_up_due:
+            events.append(event(decision.follow_up_due, "follow_up_due",
+                                f"Återrapportering: {decision.organisation.name}", decision,
+                                _partial(decision.follow_up_due,
+                                         decision.follow_up_due_precision)))
+    for motion in case.motions.filter(voided_at__isnull=True):
+        events.append(event(motion.date, "motion", f"Motion: {motion.title}", motion))
+    for activity in case.activities.filter(voided_at__isnull=True):
+        events.append(event(activity.date, f"activity_{activity.type}",
+                            activity.get_type_display(), activity))
+    return sorted(events, key=lambda e: (e["date"] is None, e["date"] or 0, e["kind"]))
+
+
+def _partial(date, precision) -> str:
+    if precision == m.DatePrecision.MONTH:
+        return date.strftime("%Y-%m")
+    if precision == m.DatePrecision.YEAR:
+        return str(date.year)
+    return date.isoformat()
