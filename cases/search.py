@@ -125,8 +125,7 @@ def search(q: str, *, kinds: list[str] | None = None, limit: int = 20) -> list[H
             ORDER BY rank DESC, e.id LIMIT %(limit)s
         )
         SELECT kind, content_type_id, object_id, title,
-               ts_headline('{SEARCH_CONFIG}', CASE WHEN body = '' THEN title ELSE body END,
-                           query.tsq, '{HEADLINE}'),
+               ts_headline('{SEARCH_CONFIG}', title || E'\n' || body, query.tsq, '{HEADLINE}'),
                rank
         FROM hits, query ORDER BY rank DESC, id"""
     with connection.cursor() as cursor:

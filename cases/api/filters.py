@@ -9,6 +9,7 @@ short name or name, ``party=L``, a person by name (any spelling kept for them), 
 import uuid
 
 import django_filters as df
+from django import forms
 from django.db.models import Q, Value
 from django.db.models.functions import Replace, Upper
 
@@ -25,6 +26,35 @@ def _as_uuid(value: str):
         return uuid.UUID(value.strip())
     except ValueError:
         return None
+
+
+class UUIDInFilter(df.BaseInFilter, df.UUIDFilter):
+    """Comma-separated ids; one that is not a UUID is a 400 naming the parameter."""
+
+
+class StrictBooleanField(forms.Field):
+    """true/false (or 1/0); anything else is an error instead of being silently ignored."""
+
+    widget = forms.TextInput
+    VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value):
+        text = str(value if value is not None else "").strip().lower()
+        if not text:
+            return None
+        if text not in self.VALUES:
+            raise forms.ValidationError("Must be true or false.", code="invalid")
+        return self.VALUES[text]
+
+
+class BooleanFilter(df.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class IntegerFilter(df.NumberFilter):
+    """A whole number: 2023.5 is a 400, not silently read as 2023."""
+
+    field_class = forms.IntegerField
 
 
 class RecordFilter(df.CharFilter):
@@ -73,7 +103,7 @@ ORGANISATION_KEYS = ("short_name", "name")
 class RegisterFilterSet(df.FilterSet):
     """Filters every collection has."""
 
-    id = df.BaseInFilter(field_name="id", help_text="One or more ids, comma-separated.")
+    id = UUIDInFilter(field_name="id", help_text="One or more ids, comma-separated.")
     modified_since = df.IsoDateTimeFilter(
         field_name="modified", lookup_expr="gte",
         help_text="Records modified at or after this instant (RFC 3339). With it, voided "
@@ -94,6 +124,7 @@ def case_filter(field_name="case") -> df.UUIDFilter:
 
 def contains(field_name: str, what: str) -> df.CharFilter:
     return df.CharFilter(field_name=field_name, lookup_expr="unaccent__icontains",
+                         distinct="__" in field_name,  # via a relation: each record once
                          help_text=f"{what} contains this text (case and accents ignored).")
 
 
@@ -128,8 +159,8 @@ class OrganisationFilterSet(RegisterFilterSet):
     type = df.ChoiceFilter(choices=m.OrganisationType.choices, help_text="Kind of body.")
     municipality = municipality_ref()
     parent = organisation_ref("parent", "Parent organisation by id, short name or name.")
-    external = df.BooleanFilter(field_name="municipality", lookup_expr="isnull",
-                                help_text="true: only bodies outside any municipality.")
+    external = BooleanFilter(field_name="municipality", lookup_expr="isnull",
+                             help_text="true: only bodies outside any municipality.")
 
     class Meta:
         model = m.Organisation
@@ -168,8 +199,8 @@ class CaseFilterSet(RegisterFilterSet):
                                 "Responsible organisation by id, short name or name.")
     registered_by = organisation_ref("registration_numbers__organisation",
                                  "Has a registration number in this organisation's register.")
-    year = df.NumberFilter(field_name="registration_numbers__year", distinct=True,
-                           help_text="Has a registration number of this year.")
+    year = IntegerFilter(field_name="registration_numbers__year", distinct=True,
+                         help_text="Has a registration number of this year.")
 
     class Meta:
         model = m.Case
@@ -249,7 +280,7 @@ class DecisionFilterSet(RegisterFilterSet):
     organisation = organisation_ref("organisation", "Deciding body by id, short name or name.")
     proposed_by = organisation_ref("proposed_by", "Proposing body by id, short name or name.")
     document = df.UUIDFilter(field_name="document", help_text="Id of the stating document.")
-    immediately_adjusted = df.BooleanFilter(help_text="Justeras omedelbart.")
+    immediately_adjusted = BooleanFilter(help_text="Justeras omedelbart.")
     date_after, date_before = date_range("date", "Decided")
     follow_up_after, follow_up_before = date_range("follow_up_due", "Follow-up due")
     text = contains("points__text", "A point's text")

@@ -5,6 +5,7 @@ Field descriptions in the OpenAPI document come from the models' ``help_text``.
 
 from functools import cached_property
 
+from django.core.exceptions import FieldDoesNotExist
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -31,6 +32,18 @@ class ExpandableMixin:
         if parent is None:
             return self.context.get("expand", {})
         return parent.expand_tree.get(name, {})
+
+    def get_fields(self):
+        """Related fields declared without help_text document themselves with the model's."""
+        fields = super().get_fields()
+        for name, field in fields.items():
+            if isinstance(field, Related) and not field.help_text:
+                try:
+                    model_field = self.Meta.model._meta.get_field(field.source or name)
+                except FieldDoesNotExist:
+                    continue
+                field.help_text = model_field.help_text or None
+        return fields
 
     @cached_property
     def _readable_fields(self):
@@ -84,7 +97,7 @@ def brief_serializer(model, display: str):
 
     attrs = {
         "Meta": Meta,
-        "id": serializers.UUIDField(read_only=True),
+        "id": serializers.UUIDField(read_only=True, help_text="Id of the record."),
         "url": serializers.SerializerMethodField(help_text="This record in the API."),
         "display": serializers.CharField(source=display, read_only=True,
                                          help_text="A short human-readable label."),

@@ -1,5 +1,7 @@
 """Read-only viewsets of every collection; thin: querying lives in selectors."""
 
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
@@ -41,9 +43,29 @@ class TimelineEventSerializer(serializers.Serializer):
     record = RecordReferenceSerializer(help_text="The record behind the event.")
 
 
+class RegisterAutoSchema(AutoSchema):
+    """Fields that appear only with ``?expand=`` are optional in responses, not required.
+
+    drf-spectacular marks every read-only field required; expand-only relations (a case's
+    documents, every record's sources) are absent unless asked for.
+    """
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        optional = {name for name, field in force_instance(serializer).fields.items()
+                    if getattr(field, "expand_only", False)}
+        required = [name for name in schema.get("required", []) if name not in optional]
+        if required:
+            schema["required"] = required
+        else:
+            schema.pop("required", None)
+        return schema
+
+
 class RegisterViewSet(viewsets.ReadOnlyModelViewSet):
     """Base of every collection: strict parameters, expand, keyset pages, tombstones."""
 
+    schema = RegisterAutoSchema()
     pagination_class = KeysetPagination
     ordering_fields = ("created", "modified")
     lookup_value_regex = "[0-9a-fA-F-]{36}"
@@ -121,7 +143,7 @@ class RegisterViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses=DirectedLinkSerializer(many=True),
                    summary="Links from and to this record",
                    description="Every typed link with this record as source or target.")
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def links(self, request, pk=None):
         record = self.get_object()
         context = {**self.get_serializer_context(), "record_id": record.pk}
@@ -148,7 +170,7 @@ class CaseViewSetBase(RegisterViewSet):
                    operation_id="cases_timeline",
                    description="Documents, referrals, responses, decisions and activities of "
                                "the case in date order; undated events last.")
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def timeline(self, request, pk=None):
         events = case_timeline(self.get_object(), request=request)
         return Response(TimelineEventSerializer(events, many=True).data)

@@ -111,7 +111,7 @@ class Activity(RegisterModel):
     class Meta:
         verbose_name = _("activity")
         verbose_name_plural = _("activities")
-        ordering = ["date"]
+        ordering = ["date", "created", "id"]
 
     def __str__(self):
         return f"{self.get_type_display()} {self.date or ''}".strip()

@@ -101,6 +101,7 @@ class CollaborationSector(RegisterModel):
     class Meta:
         verbose_name = _("sector")
         verbose_name_plural = _("sectors")
+        ordering = ["model", "sector"]
         constraints = [
             models.UniqueConstraint(fields=["model", "sector"], name="collaboration_sector_unique"),
         ]
@@ -129,6 +130,7 @@ class CollaborationUsage(RegisterModel):
     class Meta:
         verbose_name = _("usage")
         verbose_name_plural = _("usages")
+        ordering = ["model", "created", "id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(municipality__isnull=False) | Q(organisation__isnull=False)
@@ -166,7 +168,7 @@ class CollaborationFigure(RegisterModel):
     class Meta:
         verbose_name = _("figure")
         verbose_name_plural = _("figures")
-        ordering = ["model", "label"]
+        ordering = ["model", "label", "year", "id"]
         constraints = [
             models.UniqueConstraint(fields=["model", "label", "year"],
                                     name="collaboration_figure_unique", nulls_distinct=False),

@@ -55,7 +55,7 @@ class Decision(RegisterModel):
     class Meta:
         verbose_name = _("decision")
         verbose_name_plural = _("decisions")
-        ordering = ["case", "organisation__name"]
+        ordering = ["case", "created", "id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(follow_up_due__isnull=True, follow_up_due_precision="")
@@ -79,7 +79,7 @@ class DecisionPoint(RegisterModel):
     class Meta:
         verbose_name = _("decision point")
         verbose_name_plural = _("decision points")
-        ordering = ["decision", "number"]
+        ordering = ["decision", "number", "id"]
         constraints = [
             models.UniqueConstraint(fields=["decision", "number"], name="decision_point_unique"),
             models.CheckConstraint(condition=Q(number__gte=1), name="decision_point_from_one"),

@@ -106,7 +106,7 @@ class DocumentSignatory(RegisterModel):
     class Meta:
         verbose_name = _("signatory")
         verbose_name_plural = _("signatories")
-        ordering = ["document", "position"]
+        ordering = ["document", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["document", "position"],
                                     name="signatory_position_unique"),
@@ -133,7 +133,7 @@ class DocumentAttachment(RegisterModel):
     class Meta:
         verbose_name = _("attachment")
         verbose_name_plural = _("attachments")
-        ordering = ["document", "position"]
+        ordering = ["document", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["document", "position"],
                                     name="attachment_position_unique"),

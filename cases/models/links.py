@@ -85,7 +85,7 @@ class Provenance(TimestampedModel):
     class Meta:
         verbose_name = _("source passage")
         verbose_name_plural = _("source passages")
-        ordering = ["document", "start"]
+        ordering = ["document", "start", "id"]
         indexes = [models.Index(fields=["content_type", "object_id"], name="provenance_record_idx")]
         constraints = [
             models.CheckConstraint(

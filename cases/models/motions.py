@@ -51,7 +51,7 @@ class MotionAuthor(RegisterModel):
     class Meta:
         verbose_name = _("motion author")
         verbose_name_plural = _("motion authors")
-        ordering = ["motion", "position"]
+        ordering = ["motion", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["motion", "person"], name="motion_author_unique"),
             models.UniqueConstraint(fields=["motion", "position"],
@@ -76,7 +76,7 @@ class MotionProposal(RegisterModel):
     class Meta:
         verbose_name = _("proposal")
         verbose_name_plural = _("proposals")
-        ordering = ["motion", "number"]
+        ordering = ["motion", "number", "created", "id"]
         constraints = [
             models.UniqueConstraint(fields=["motion", "number"], name="motion_proposal_unique"),
             models.CheckConstraint(condition=~Q(text=""), name="motion_proposal_text_required"),

@@ -165,7 +165,7 @@ class PersonRole(RegisterModel):
     class Meta:
         verbose_name = _("role")
         verbose_name_plural = _("roles")
-        ordering = ["person__name", "title"]
+        ordering = ["person__name", "title", "id"]
         constraints = [
             models.UniqueConstraint(fields=["person", "organisation", "title"],
                                     name="person_role_unique", nulls_distinct=False),
@@ -188,6 +188,7 @@ class PartyAffiliation(RegisterModel):
     class Meta:
         verbose_name = _("party affiliation")
         verbose_name_plural = _("party affiliations")
+        ordering = ["person", "party", "id"]
         constraints = [
             models.UniqueConstraint(fields=["person", "party"], name="party_affiliation_unique"),
         ]

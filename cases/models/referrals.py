@@ -91,6 +91,7 @@ class ConsultedBody(RegisterModel):
     class Meta:
         verbose_name = _("consulted body")
         verbose_name_plural = _("consulted bodies")
+        ordering = ["referral", "created", "id"]
         constraints = [
             models.UniqueConstraint(fields=["referral", "organisation"],
                                     name="consulted_body_unique"),
