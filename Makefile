@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: setup run test lint format diagram messages db-stop clean
+.PHONY: setup run test lint format diagram messages db-stop clean schema clients
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,21 @@ db-stop:
 
 clean: db-stop
 	rm -rf $(VENV) var build
+
+# Regenerate the committed OpenAPI document from the code (tests check that it matches).
+# Its labels come from the Swedish catalogue, so that is compiled first.
+schema: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile --domain django --directory locale
+	$(PY) manage.py spectacular --validate --fail-on-warn --lang en --file openapi.yaml
+
+# Generate API clients from openapi.yaml into build/clients/: a Python package
+# (openapi-python-client) and TypeScript types (openapi-typescript, pinned, installed in build/).
+OPENAPI_TYPESCRIPT := openapi-typescript@7.13.0
+clients: $(VENV)/.installed
+	rm -rf build/clients/python
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/openapi-python-client generate \
+		--path openapi.yaml --output-path build/clients/python --meta setup --fail-on-warning
+	npm install --prefix build/npm --no-save --no-audit --no-fund $(OPENAPI_TYPESCRIPT)
+	mkdir -p build/clients/typescript
+	build/npm/node_modules/.bin/openapi-typescript openapi.yaml \
+		--output build/clients/typescript/schema.d.ts

@@ -243,3 +243,10 @@ def test_known_query_counts_of_the_case_list(client):
     assert expanded > 6
     assert expanded == _queries(client, "/api/v1/cases/", {"page_size": 2,
                                                           "expand": "documents"})
+
+
+def test_writes_are_not_offered_yet_and_say_so_as_problems(client):
+    response = client.post("/api/v1/cases/", {}, content_type="application/json")
+    assert response.status_code == 405
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["status"] == 405

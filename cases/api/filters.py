@@ -28,8 +28,20 @@ def _as_uuid(value: str):
         return None
 
 
+class CommaOrRepeatedWidget(forms.TextInput):
+    def value_from_datadict(self, data, files, name):
+        values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+        parts = [part for value in values if value for part in value.split(",")]
+        return parts or None
+
+
 class UUIDInFilter(df.BaseInFilter, df.UUIDFilter):
-    """Comma-separated ids; one that is not a UUID is a 400 naming the parameter."""
+    """Ids, comma-separated or repeated (``id=a,b`` or ``id=a&id=b``, as generated clients
+    send arrays); one that is not a UUID is a 400 naming the parameter."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", CommaOrRepeatedWidget)
+        super().__init__(*args, **kwargs)
 
 
 class StrictBooleanField(forms.Field):

@@ -19,6 +19,23 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
 
+TOMBSTONE_SCHEMA = {
+    "type": "object",
+    "title": "Tombstone",
+    "description": "A voided record, listed only when modified_since is given: its content "
+                   "is gone from the register's public lists; fetch it by url for the reason.",
+    "required": ["id", "url", "voided", "voided_at", "modified"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid", "description": "Id of the voided record."},
+        "url": {"type": "string", "format": "uri", "description": "The record in the API."},
+        "voided": {"type": "boolean", "enum": [True], "description": "Always true."},
+        "voided_at": {"type": "string", "format": "date-time", "description": "When voided."},
+        "modified": {"type": "string", "format": "date-time",
+                     "description": "Last change, at or after modified_since."},
+    },
+}
+
+
 class InvalidCursor(ValueError):
     pass
 
@@ -97,6 +114,7 @@ class KeysetPagination(BasePagination):
         return replace_query_param(self.request.build_absolute_uri(), "cursor", self.next_cursor)
 
     def get_paginated_response_schema(self, schema):
+        schema = {**schema, "items": {"oneOf": [schema["items"], TOMBSTONE_SCHEMA]}}
         return {
             "type": "object",
             "required": ["count", "count_is_exact", "next", "results"],

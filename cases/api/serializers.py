@@ -18,6 +18,14 @@ from .registry import Resource, register, resource_or_none
 class ExpandableMixin:
     """Knows which of its related fields to expand: its part of the ``expand`` tree."""
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # The schema describes a component with its class docstring: without one of its own,
+        # take the model's rather than inherit a base serializer's.
+        model = getattr(getattr(cls, "Meta", None), "model", None)
+        if cls.__doc__ is None and model is not None:
+            cls.__doc__ = model.__doc__
+
     def __init__(self, *args, expand: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._expand = expand
@@ -102,7 +110,8 @@ def brief_serializer(model, display: str):
         "display": serializers.CharField(source=display, read_only=True,
                                          help_text="A short human-readable label."),
         "get_url": get_url,
-        "__doc__": f"Brief form of a {model._meta.verbose_name}: expand it for every field.",
+        "__doc__": f"Brief form of a {model.__name__} record (id, url, label); expand it for "
+                   "every field.",
     }
     return type(f"{model.__name__}Brief", (serializers.Serializer,), attrs)
 

@@ -1,0 +1,160 @@
+"""A Python client generated from openapi.yaml works against the API over real HTTP.
+
+The client is generated with openapi-python-client (as `make clients` does), installed into a
+temporary directory and used against pytest-django's live server. If the client cannot parse a
+response, the committed schema promises something the API does not return.
+"""
+
+import datetime
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from cases import models as m
+from cases.services.fixtures import load_register
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "caseregister_client"
+CONFIG = f"""\
+project_name_override: caseregister-client
+package_name_override: {PACKAGE}
+post_hooks: []
+"""
+
+
+def run(*command, cwd):
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{' '.join(command[:5])} ...:\n{result.stdout}{result.stderr}"
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    """The generated package, imported from a private site directory (removed afterwards)."""
+    tmp = tmp_path_factory.mktemp("client")
+    (tmp / "config.yaml").write_text(CONFIG)
+    run(sys.executable, "-m", "openapi_python_client", "generate",
+        "--path", str(ROOT / "openapi.yaml"), "--output-path", str(tmp / "project"),
+        "--meta", "setup", "--config", str(tmp / "config.yaml"), "--fail-on-warning", cwd=tmp)
+    # No build isolation: the project's own setuptools builds it, so no download is needed.
+    run(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+        "--no-index", "--target", str(tmp / "site"), str(tmp / "project"), cwd=tmp)
+    sys.path.insert(0, str(tmp / "site"))
+    try:
+        yield SimpleNamespace(**{
+            name: importlib.import_module(f"{PACKAGE}.{module}")
+            for name, module in [
+                ("client", "client"), ("models", "models"), ("types", "types"),
+                ("cases_list", "api.cases.cases_list"),
+                ("cases_retrieve", "api.cases.cases_retrieve"),
+                ("cases_timeline", "api.cases.cases_timeline"),
+                ("cases_links", "api.cases.cases_links"),
+                ("search", "api.search.search"),
+            ]
+        })
+    finally:
+        sys.path.remove(str(tmp / "site"))
+        for name in [n for n in sys.modules if n == PACKAGE or n.startswith(f"{PACKAGE}.")]:
+            del sys.modules[name]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def reload_register_afterwards(django_db_setup, django_db_blocker):
+    """live_server tests end like a TransactionTestCase, by emptying every table: load the
+    seed register again for the tests that come after this module."""
+    yield
+    with django_db_blocker.unblock():
+        load_register()
+
+
+@pytest.fixture
+def api(live_server, lib):
+    load_register()  # an earlier live_server test may have emptied the tables
+    # The live server's middleware was built with production's SECURE_SSL_REDIRECT (the
+    # conftest's plain_http reaches only the test client), so the client talks to it as a
+    # TLS-terminating proxy forwards requests (SECURE_PROXY_SSL_HEADER).
+    client = lib.client.Client(base_url=live_server.url, headers={"X-Forwarded-Proto": "https"},
+                               raise_on_unexpected_status=True)
+    with client as api:
+        yield api
+
+
+@pytest.fixture
+def skottland(api):
+    return m.Case.objects.get(registration_numbers__number="KS 2025/638")
+
+
+def test_filter_cases_by_registration_number(api, lib, skottland):
+    page = lib.cases_list.sync(client=api, registration_number="KS 2025/638")
+    assert isinstance(page, lib.models.PaginatedCaseList)
+    assert [case.id for case in page.results] == [skottland.id]
+    case = page.results[0]
+    assert case.title == skottland.title
+    assert "KS 2025/638" in [number.number for number in case.registration_numbers]
+    assert isinstance(case.municipality, lib.models.MunicipalityBrief)
+    assert page.count == 1 and page.count_is_exact and page.next_ is None
+
+
+def test_expanded_case_embeds_full_documents_and_motions(api, lib, skottland):
+    case = lib.cases_retrieve.sync(str(skottland.id), client=api, expand="documents,motions")
+    assert isinstance(case, lib.models.Case)
+    # A full record that did not parse as such would quietly fall back to its brief form.
+    assert all(isinstance(d, lib.models.Document) for d in case.documents)
+    assert all(isinstance(mo, lib.models.Motion) for mo in case.motions)
+    assert sorted(d.title for d in case.documents) == sorted(
+        skottland.documents.values_list("title", flat=True))
+    assert "Motion om att införa Skottlandsmodellen" in [d.title for d in case.documents]
+    assert [mo.id for mo in case.motions] == list(skottland.motions.values_list("id", flat=True))
+    assert isinstance(case.referrals, lib.types.Unset)  # not expanded, so not sent
+
+
+def test_sync_pages_reach_every_case_exactly_once(api, lib):
+    since = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+    seen, cursor, pages = [], lib.types.UNSET, 0
+    while True:
+        page = lib.cases_list.sync(client=api, page_size=2, modified_since=since, cursor=cursor)
+        assert len(page.results) <= 2
+        seen += [case.id for case in page.results]
+        pages += 1
+        if page.next_ is None:
+            break
+        assert urlsplit(page.next_).netloc == urlsplit(api._base_url).netloc
+        (cursor,) = parse_qs(urlsplit(page.next_).query)["cursor"]
+    total = m.Case.objects.count()
+    assert total >= 3  # several pages
+    assert len(seen) == len(set(seen)) == total
+    assert set(seen) == set(m.Case.objects.values_list("id", flat=True))
+    assert pages == -(-total // 2)
+
+
+def test_search_finds_jan_jonsson_without_the_diacritic(api, lib):
+    result = lib.search.sync(client=api, q="Jonsson")
+    assert result.q == "Jonsson"
+    people = [hit for hit in result.results if hit.type_.value == "people"]
+    assert "Jan Jönsson" in [hit.title for hit in people]
+    hit = next(hit for hit in people if hit.title == "Jan Jönsson")
+    assert hit.id == m.Person.objects.get(name="Jan Jönsson").id
+
+
+def test_timeline_and_links_are_plain_lists(api, lib, skottland):
+    events = lib.cases_timeline.sync(str(skottland.id), client=api)
+    assert events and all(isinstance(e, lib.models.TimelineEvent) for e in events)
+    links = lib.cases_links.sync(str(skottland.id), client=api)
+    assert links and all(isinstance(link, lib.models.DirectedLink) for link in links)
+    assert {link.direction for link in links} <= {"outgoing", "incoming"}
+
+
+def test_sync_delivers_voided_cases_as_tombstones(api, lib, skottland):
+    m.Case.objects.filter(pk=skottland.pk).update(
+        voided_at=datetime.datetime.now(datetime.UTC), void_reason="Dubblett")
+    since = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+    page = lib.cases_list.sync(client=api, modified_since=since, page_size=500)
+    tombstones = [r for r in page.results if not isinstance(r, lib.models.Case)]
+    assert [t.id for t in tombstones] == [skottland.id]
+    assert tombstones[0].voided is True
+    live = lib.cases_list.sync(client=api, page_size=500)
+    assert skottland.id not in [case.id for case in live.results]
