@@ -250,3 +250,23 @@ def test_writes_are_not_offered_yet_and_say_so_as_problems(client):
     assert response.status_code == 405
     assert response["Content-Type"] == PROBLEM
     assert response.json()["status"] == 405
+
+
+def test_an_unacceptable_media_type_is_a_problem_too(client):
+    response = client.get("/api/v1/cases/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_a_server_error_is_a_problem_without_a_stack_trace(client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("cases.api.views.case_timeline", broken)
+    client.raise_request_exception = False
+    case = m.Case.objects.first()
+    response = client.get(f"/api/v1/cases/{case.pk}/timeline/")
+    assert response.status_code == 500
+    assert response["Content-Type"] == PROBLEM
+    assert "secret internals" not in response.content.decode()
+    assert "Traceback" not in response.content.decode()

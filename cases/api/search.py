@@ -2,7 +2,7 @@
 
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,17 +41,30 @@ class SearchView(APIView):
         operation_id="search",
         parameters=[
             OpenApiParameter("q", str, required=True, description="What to look for.",
-                             examples=[]),
+                             examples=[
+                                 OpenApiExample("A name without its diacritics", "Jonsson"),
+                                 OpenApiExample("Another word form", "samverkansmodeller"),
+                             ]),
             OpenApiParameter("type", str, description="Only these collections, "
                              "comma-separated: " + ", ".join(sorted(KINDS.values()))),
             OpenApiParameter("limit", int, description=f"Most hits, 1–{MAX_LIMIT} (20)."),
         ],
         responses=SearchResultSerializer,
+        examples=[OpenApiExample("Jonsson", response_only=True, value={
+            "q": "Jonsson",
+            "results": [{
+                "type": "people", "id": "0fb84755-9b39-50b7-91c3-92a9b9fe8161",
+                "url": "https://register.example.se/api/v1/people/"
+                       "0fb84755-9b39-50b7-91c3-92a9b9fe8161/",
+                "title": "Jan Jönsson", "snippet": "Jan <mark>Jonsson</mark>", "rank": 1.4,
+                "match": "fulltext",
+            }],
+        })],
     )
     def get(self, request):
         params = request.query_params
         problems = {name: ["Unknown query parameter."] for name in params
-                    if name not in ("q", "type", "limit", "format")}
+                    if name not in ("q", "type", "limit")}
         q = params.get("q", "").strip()
         if not q:
             problems["q"] = ["Give something to search for."]

@@ -3,7 +3,12 @@
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -17,8 +22,8 @@ from .problems import InvalidParameters
 from .registry import resource_for
 from .serializers import LinkSerializer, RecordReferenceSerializer
 
-LIST_PARAMETERS = {"cursor", "page_size", "ordering", "expand", "format"}
-DETAIL_PARAMETERS = {"expand", "format"}
+LIST_PARAMETERS = {"cursor", "page_size", "ordering", "expand"}
+DETAIL_PARAMETERS = {"expand"}
 
 
 class DirectedLinkSerializer(LinkSerializer):
@@ -155,7 +160,9 @@ def expand_parameter(viewset) -> OpenApiParameter:
         "expand", OpenApiTypes.STR, description=(
             "Comma-separated related fields to embed in full instead of brief; dotted paths "
             "reach further, e.g. `motion.authors`. Expandable here: "
-            + ", ".join(sorted(expand.expandable_names(resource_for(viewset.model).full)))))
+            + ", ".join(sorted(expand.expandable_names(resource_for(viewset.model).full)))),
+        examples=[OpenApiExample("Documents and motion authors", "documents,motions.authors")]
+        if viewset.model is m.Case else [])
 
 
 def ordering_parameter(viewset) -> OpenApiParameter:
@@ -176,7 +183,8 @@ class CaseViewSetBase(RegisterViewSet):
         return Response(TimelineEventSerializer(events, many=True).data)
 
 
-def collection(model, filterset, ordering=("created", "modified"), base=RegisterViewSet):
+def collection(model, filterset, ordering=("created", "modified"), base=RegisterViewSet,
+               examples=()):
     """Build the viewset of a collection, with its OpenAPI description."""
     resource = resource_for(model)
     label = model._meta.verbose_name_plural
@@ -185,7 +193,8 @@ def collection(model, filterset, ordering=("created", "modified"), base=Register
     viewset = type(f"{model.__name__}ViewSet", (base,), attrs)
     return extend_schema_view(
         list=extend_schema(summary=f"List {label}",
-                           parameters=[expand_parameter(viewset), ordering_parameter(viewset)],
+                           parameters=[expand_parameter(viewset), ordering_parameter(viewset),
+                                       *examples],
                            description=f"{label.capitalize()}, filtered, in keyset pages. With "
                                        "modified_since, voided records are included as "
                                        "tombstones."),
@@ -201,7 +210,14 @@ VIEWSETS = [
     collection(m.Party, filters.PartyFilterSet, ("created", "modified", "abbreviation")),
     collection(m.Person, filters.PersonFilterSet, ("created", "modified", "name")),
     collection(m.Case, filters.CaseFilterSet, ("created", "modified", "title"),
-               base=CaseViewSetBase),
+               base=CaseViewSetBase, examples=[
+                   OpenApiParameter(
+                       "registration_number", str,
+                       description=filters.CaseFilterSet.base_filters[
+                           "registration_number"].extra["help_text"],
+                       examples=[OpenApiExample("As written", "KS 2025/638"),
+                                 OpenApiExample("Any case and spacing", "ks2025/638")]),
+               ]),
     collection(m.Document, filters.DocumentFilterSet, ("created", "modified", "date", "title")),
     collection(m.Motion, filters.MotionFilterSet, ("created", "modified", "date", "title")),
     collection(m.Referral, filters.ReferralFilterSet,
