@@ -7,7 +7,7 @@ import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from cases.models import Organisation, Person
+from cases.models import Document, Organisation, Person
 from cases.services.anchoring import anchor, read_document
 from cases.services.fixtures import FIXTURES_DIR, FixtureError, load_register, record_id
 
@@ -101,3 +101,30 @@ def test_the_command_says_nothing_was_loaded(tmp_path):
                  {"key": "organisation/x", "fields": {"name": "X"}, "sources": []})
     with pytest.raises(CommandError, match="Nothing loaded: organisation/x: no source passage"):
         call_command("load_register", fixtures=fixtures)
+
+
+def test_a_record_dropped_from_the_fixtures_is_voided_not_deleted(tmp_path):
+    fixtures = _copy_fixtures(tmp_path)
+    path = fixtures / "000_aaf7615f121a1832.yaml"
+    text = path.read_text().replace("person/per-tornvall", "person/per-tornvall-renamed")
+    path.write_text(text)
+    old = Person.objects.get(pk=record_id("person/per-tornvall"))
+    result = load_register(directory=fixtures)
+    old.refresh_from_db()
+    assert old.voided_at is not None
+    assert old.void_reason == "No longer in the seed fixtures."
+    renamed = Person.objects.get(pk=record_id("person/per-tornvall-renamed"))
+    assert renamed.name == old.name and renamed.voided_at is None
+    assert result.created["person"] == 1
+    assert load_register(directory=fixtures).changes == 0
+
+
+def test_a_field_left_out_of_a_fixture_becomes_unknown_again(tmp_path):
+    fixtures = _copy_fixtures(tmp_path)
+    path = fixtures / "001_de9a6fb1c9e6677c.yaml"
+    data = yaml.safe_load(path.read_text())
+    document = next(r for r in data["records"] if r["key"].startswith("document/"))
+    assert document["fields"].pop("date")
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    load_register(directory=fixtures)
+    assert Document.objects.get(pk=record_id(document["key"])).date is None

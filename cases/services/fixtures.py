@@ -16,6 +16,7 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models, transaction
+from django.utils import timezone
 
 from cases.models import Document, Link, Provenance
 
@@ -113,7 +114,25 @@ def load_register(*, directory: Path = FIXTURES_DIR, docs_dir: Path = DOCS_DIR,
             pk = record_id(record.key)
             _save(model, pk, record.key, values, stored.get(pk), result)
     _load_passages(records, documents, result)
+    _void_dropped(records, result)
     return result
+
+
+def _void_dropped(records, result: LoadResult) -> None:
+    """Void records an earlier load created that the fixtures no longer hold (a renamed key,
+    a removed fact): registered records are voided, never deleted."""
+    loaded = {record_id(key) for key in records}
+    sourced = Provenance.objects.values_list("content_type", "object_id").distinct()
+    for content_type_id, object_id in sourced:
+        if object_id in loaded:
+            continue
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+        record = model.objects.filter(pk=object_id, voided_at__isnull=True).first()
+        if record is not None:
+            record.voided_at = timezone.now()
+            record.void_reason = "No longer in the seed fixtures."
+            record.save(update_fields=["voided_at", "void_reason", "modified"])
+            result.updated[model._meta.model_name] += 1
 
 
 def _source_documents(records, docs_dir: Path) -> dict[str, tuple[str, str]]:
