@@ -19,7 +19,8 @@ VAR_DIR = BASE_DIR / "var"
 ENVIRONMENT_VARIABLES = (
     "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
     "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_COOKIES",
-    "TEST_DATABASE_NAME", "STATIC_ROOT", "LOG_LEVEL",
+    "TEST_DATABASE_NAME", "REQUIRE_TOKEN_FOR_READS", "CORS_ALLOWED_ORIGINS", "THROTTLE_RATE",
+    "MAX_REQUEST_BYTES", "STATIC_ROOT", "LOG_LEVEL",
 )
 
 
@@ -64,10 +65,13 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "corsheaders",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "cases.api.limits.RequestSizeLimitMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -75,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cases.context.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -151,8 +156,13 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cases.api.problems.problem_exception_handler",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],  # the read API is public; tokens come with writes
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cases.api.access.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["cases.api.access.RegisterPermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["cases.api.limits.ClientRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"client": os.environ.get("THROTTLE_RATE", "6000/minute")},
     "UNAUTHENTICATED_USER": None,
     "URL_FORMAT_OVERRIDE": None,
 }
@@ -191,8 +201,22 @@ SPECTACULAR_SETTINGS = {
         "SectorEnum": "cases.models.Sector",
         "FigureUnitEnum": "cases.models.FigureUnit",
         "LinkTypeEnum": "cases.models.LinkType",
+        "LinkableTypeEnum": "cases.api.writes.LINKABLE_CHOICES",
     },
 }
+
+# Access: anonymous clients read public records unless this is set; writes always need a
+# token with the write scope or a signed-in user with the model permission.
+REQUIRE_TOKEN_FOR_READS = env_bool("REQUIRE_TOKEN_FOR_READS", False)
+
+# CORS for reads only: other origins may GET the API, never write through a browser.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
+
+# Request bodies above this size get 413 before they are read.
+MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 
 LOGGING = {
     "version": 1,

@@ -13,7 +13,8 @@ TYPES = {
     models.UUIDField: "uuid", models.CharField: "string", models.TextField: "text",
     models.DateField: "date", models.DateTimeField: "datetime", models.BooleanField: "bool",
     models.PositiveIntegerField: "int", models.PositiveSmallIntegerField: "int",
-    models.DecimalField: "decimal",
+    models.DecimalField: "decimal", models.BigAutoField: "bigint", models.IntegerField: "int",
+    models.BigIntegerField: "bigint", models.JSONField: "json",
 }
 
 

@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 
 from cases import models as m
+from cases.confidentiality import is_confidential
 from cases.models.search import SEARCH_CONFIG, SearchEntry
 
 KINDS = {
@@ -70,6 +71,10 @@ def index_record(record) -> None:
         SearchEntry.objects.filter(content_type=content_type, object_id=record.pk).delete()
         return
     title, body = _text(record)
+    if is_confidential(record):  # only the public registration entry is searchable
+        title = record.public_title
+        body = " ".join(record.registration_numbers.values_list("number", flat=True)) \
+            if isinstance(record, m.Case) else ""
     entry, _ = SearchEntry.objects.update_or_create(
         content_type=content_type, object_id=record.pk,
         defaults={"kind": KINDS[type(record)], "title": title, "body": body},

@@ -4,6 +4,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 
 from cases import models as m
+from cases.confidentiality import visible_title
 
 
 def links_of(record):
@@ -16,7 +17,7 @@ def links_of(record):
     ).order_by("created", "id")
 
 
-def case_timeline(case, *, request=None) -> list[dict]:
+def case_timeline(case, *, request=None, cleared: bool = False) -> list[dict]:
     """The case's dated events in date order; events without a full date come last."""
     from cases.api.serializers import record_url
 
@@ -30,8 +31,9 @@ def case_timeline(case, *, request=None) -> list[dict]:
 
     events = []
     for document in case.documents.filter(voided_at__isnull=True):
+        title = visible_title(document, cleared=cleared)
         events.append(event(document.date, f"document_{document.direction}",
-                            f"{document.get_type_display()}: {document.title}", document))
+                            f"{document.get_type_display()}: {title}", document))
     for referral in case.referrals.filter(voided_at__isnull=True).select_related("sender"):
         sender = f" från {referral.sender.name}" if referral.sender else ""
         events.append(event(referral.received_date, "referral_received",

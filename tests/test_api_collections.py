@@ -245,11 +245,12 @@ def test_known_query_counts_of_the_case_list(client):
                                                           "expand": "documents"})
 
 
-def test_writes_are_not_offered_yet_and_say_so_as_problems(client):
+def test_an_anonymous_write_is_a_problem_asking_for_a_token(client):
     response = client.post("/api/v1/cases/", {}, content_type="application/json")
-    assert response.status_code == 405
+    assert response.status_code == 401
     assert response["Content-Type"] == PROBLEM
-    assert response.json()["status"] == 405
+    assert response["WWW-Authenticate"].startswith("Token")
+    assert client.put("/api/v1/organisations/x/").status_code == 404  # not writable at all
 
 
 def test_an_unacceptable_media_type_is_a_problem_too(client):

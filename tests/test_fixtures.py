@@ -58,6 +58,8 @@ def test_every_loaded_record_has_a_source_passage():
 
 @pytest.mark.django_db
 def test_every_model_holds_seed_records():
+    from cases.models import ApiToken
+
     empty = [m.__name__ for m in apps.get_app_config("cases").get_models()
-             if not m.objects.exists()]
+             if not m.objects.exists() and m is not ApiToken]  # tokens are issued, not seeded
     assert empty == []

@@ -3,7 +3,13 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from . import cases, collaboration, organisations, sources  # noqa: F401  (registers models)
+from . import (  # noqa: F401  (registers models)
+    access,
+    cases,
+    collaboration,
+    organisations,
+    sources,
+)
 
 admin.site.site_header = _("Case register")
 admin.site.site_title = _("Case register")

@@ -1,5 +1,6 @@
 """Shared admin building blocks: read-only provenance and timestamp handling."""
 
+from django import forms
 from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.utils.html import format_html
@@ -37,12 +38,42 @@ class ProvenanceInline(GenericTabularInline):
         return f"{obj.start}–{obj.end}"
 
 
-class RegisterAdmin(admin.ModelAdmin):
-    """Base admin for every register model: timestamps read-only, provenance inline."""
+class VersionedForm(forms.ModelForm):
+    """Refuses to save a form edited from a version someone else has since changed."""
 
-    readonly_fields = ("id", "created", "modified")
+    edited_version = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["edited_version"].initial = self.instance.modified.isoformat()
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk:
+            # Locked until the admin's transaction ends, so the check and the save are one.
+            current = type(self.instance).objects.select_for_update().filter(
+                pk=self.instance.pk).values_list("modified", flat=True).first()
+            if current is None or cleaned.get("edited_version") != current.isoformat():
+                raise forms.ValidationError(
+                    _("Someone else changed this record after you opened it, so your changes "
+                      "were not saved. Open the record again to see the current version (its "
+                      "history shows what changed), then make your changes again."),
+                    code="stale")
+        return cleaned
+
+
+class RegisterAdmin(admin.ModelAdmin):
+    """Base admin for every register model: timestamps read-only, provenance inline, no
+    hard delete, and no saving over a colleague's newer change."""
+
+    form = VersionedForm
+    readonly_fields = ("id", "created", "modified", "voided_at", "void_reason", "voided_by")
     list_per_page = 50
     show_full_result_count = False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # registered records are voided, never deleted
 
     def get_inlines(self, request, obj):
         return [*self.inlines, ProvenanceInline]

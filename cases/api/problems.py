@@ -2,6 +2,7 @@
 
 from http import HTTPStatus
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
@@ -13,6 +14,11 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 class ProblemJSONRenderer(JSONRenderer):
     media_type = PROBLEM_CONTENT_TYPE
     format = "problem+json"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "The request body is too large."
 
 
 class InvalidParameters(exceptions.ValidationError):
@@ -48,6 +54,8 @@ def _flatten(detail, prefix="") -> list[dict]:
 
 def problem_exception_handler(exc, context):
     """DRF exception handler: every error response becomes a problem document."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
     response = exception_handler(exc, context)
     if response is None:
         return None  # unexpected errors: Django's handler500 answers with a problem document

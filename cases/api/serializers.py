@@ -10,7 +10,9 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from cases import models as m
+from cases.confidentiality import MASK, is_confidential, mask, visible_title
 
+from .access import is_cleared
 from .fields import Related
 from .registry import Resource, register, resource_or_none
 
@@ -76,11 +78,21 @@ class RegisterSerializer(ExpandableMixin, serializers.ModelSerializer):
             return {"id": str(instance.id), "url": self.get_url(instance), "voided": True,
                     "voided_at": instance.voided_at.isoformat().replace("+00:00", "Z"),
                     "modified": instance.modified.isoformat().replace("+00:00", "Z")}
-        return super().to_representation(instance)
+        return mask(super().to_representation(instance), instance, cleared=cleared(self))
 
 
 class PartSerializer(ExpandableMixin, serializers.ModelSerializer):
     """A part of a record (a point, a proposal, an author), always embedded in it."""
+
+
+def cleared(serializer) -> bool:
+    """Whether the reader may see confidential details (computed once per request)."""
+    request = serializer.context.get("request")
+    if request is None:
+        return False
+    if not hasattr(request, "_cleared"):
+        request._cleared = is_cleared(request)
+    return request._cleared
 
 
 def record_url(obj, request) -> str | None:
@@ -91,7 +103,7 @@ def record_url(obj, request) -> str | None:
     return request.build_absolute_uri(path) if request else path
 
 
-COMMON = ["id", "url", "created", "modified", "voided_at", "void_reason", "sources"]
+COMMON = ["id", "url", "created", "modified", "voided_at", "void_reason", "voided_by", "sources"]
 
 
 def brief_serializer(model, display: str):
@@ -103,13 +115,18 @@ def brief_serializer(model, display: str):
     def get_url(self, obj) -> str | None:
         return record_url(obj, self.context.get("request"))
 
+    def get_display(self, obj) -> str:
+        if display == "title":
+            return visible_title(obj, cleared=cleared(self))
+        return str(getattr(obj, display))
+
     attrs = {
         "Meta": Meta,
         "id": serializers.UUIDField(read_only=True, help_text="Id of the record."),
         "url": serializers.SerializerMethodField(help_text="This record in the API."),
-        "display": serializers.CharField(source=display, read_only=True,
-                                         help_text="A short human-readable label."),
+        "display": serializers.SerializerMethodField(help_text="A short human-readable label."),
         "get_url": get_url,
+        "get_display": get_display,
         "__doc__": f"Brief form of a {model.__name__} record (id, url, label); expand it for "
                    "every field.",
     }
@@ -136,6 +153,12 @@ class PassageSerializer(PartSerializer):
     class Meta:
         model = m.Provenance
         fields = ["id", "document", "exact", "prefix", "suffix", "start", "end", "note"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if is_confidential(instance.document) and not cleared(self):
+            data.update(exact=MASK, prefix=MASK, suffix=MASK)  # quotes of a protected text
+        return data
 
 
 register(Resource(model=m.Provenance, collection="", basename="provenance",
@@ -236,9 +259,11 @@ class CaseSerializer(RegisterSerializer):
 
     class Meta:
         model = m.Case
-        fields = [*COMMON, "title", "status", "description", "municipality",
+        fields = [*COMMON, "title", "public_title", "confidential", "confidentiality_basis",
+                  "status", "description", "municipality",
                   "responsible_organisation", "registration_numbers", "documents", "motions",
                   "referrals", "decisions", "activities"]
+        extra_kwargs = {"description": {"allow_null": True}}
 
 
 class SignatorySerializer(PartSerializer):
@@ -268,9 +293,11 @@ class DocumentSerializer(RegisterSerializer):
 
     class Meta:
         model = m.Document
-        fields = [*COMMON, "title", "type", "direction", "date", "case", "author_organisation",
+        fields = [*COMMON, "title", "public_title", "confidential", "confidentiality_basis",
+                  "type", "direction", "date", "case", "author_organisation",
                   "prepared_by", "recipient", "case_officer", "signatories", "attachments",
                   "source_file", "sha256", "text"]
+        extra_kwargs = {"text": {"allow_null": True}}
 
 
 @resource(m.Activity, "activities", "type")

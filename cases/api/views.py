@@ -17,10 +17,13 @@ from cases import models as m
 from cases.selectors import case_timeline, links_of
 
 from . import expand, filters
+from . import writes as w
+from .access import is_cleared
 from .pagination import InvalidCursor, KeysetPagination, decode_cursor, page_size
 from .problems import InvalidParameters
 from .registry import resource_for
 from .serializers import LinkSerializer, RecordReferenceSerializer
+from .writes import HistoryMixin, WritableMixin, write_schema
 
 LIST_PARAMETERS = {"cursor", "page_size", "ordering", "expand"}
 DETAIL_PARAMETERS = {"expand"}
@@ -67,8 +70,9 @@ class RegisterAutoSchema(AutoSchema):
         return schema
 
 
-class RegisterViewSet(viewsets.ReadOnlyModelViewSet):
+class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
     """Base of every collection: strict parameters, expand, keyset pages, tombstones."""
+
 
     schema = RegisterAutoSchema()
     pagination_class = KeysetPagination
@@ -132,6 +136,10 @@ class RegisterViewSet(viewsets.ReadOnlyModelViewSet):
                     decode_cursor(params["cursor"])
                 except InvalidCursor as exc:
                     problems["cursor"] = [str(exc)]
+        elif self.action == "destroy":
+            allowed = {"reason"}
+        elif self.action in ("history", "links", "timeline"):
+            allowed = set()
         else:
             allowed = DETAIL_PARAMETERS
         for name in params:
@@ -179,18 +187,24 @@ class CaseViewSetBase(RegisterViewSet):
                                "the case in date order; undated events last.")
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def timeline(self, request, pk=None):
-        events = case_timeline(self.get_object(), request=request)
+        events = case_timeline(self.get_object(), request=request, cleared=is_cleared(request))
         return Response(TimelineEventSerializer(events, many=True).data)
 
 
 def collection(model, filterset, ordering=("created", "modified"), base=RegisterViewSet,
-               examples=()):
-    """Build the viewset of a collection, with its OpenAPI description."""
+               examples=(), write=None, writable=WritableMixin):
+    """Build the viewset of a collection (writable when given a write serializer)."""
     resource = resource_for(model)
     label = model._meta.verbose_name_plural
     attrs = {"model": model, "filterset_class": filterset, "ordering_fields": ordering,
              "__doc__": f"{label.capitalize()} in the register."}
-    viewset = type(f"{model.__name__}ViewSet", (base,), attrs)
+    bases = (base,)
+    if write is not None:
+        attrs["write_serializer"] = write
+        bases = (writable, base)
+    viewset = type(f"{model.__name__}ViewSet", bases, attrs)
+    if write is not None:
+        viewset = extend_schema_view(**write_schema(viewset, model))(viewset)
     return extend_schema_view(
         list=extend_schema(summary=f"List {label}",
                            parameters=[expand_parameter(viewset), ordering_parameter(viewset),
@@ -210,7 +224,8 @@ VIEWSETS = [
     collection(m.Party, filters.PartyFilterSet, ("created", "modified", "abbreviation")),
     collection(m.Person, filters.PersonFilterSet, ("created", "modified", "name")),
     collection(m.Case, filters.CaseFilterSet, ("created", "modified", "title"),
-               base=CaseViewSetBase, examples=[
+               base=CaseViewSetBase, write=w.CaseWriteSerializer, writable=w.CaseWritableMixin,
+               examples=[
                    OpenApiParameter(
                        "registration_number", str,
                        description=filters.CaseFilterSet.base_filters[
@@ -218,15 +233,21 @@ VIEWSETS = [
                        examples=[OpenApiExample("As written", "KS 2025/638"),
                                  OpenApiExample("Any case and spacing", "ks2025/638")]),
                ]),
-    collection(m.Document, filters.DocumentFilterSet, ("created", "modified", "date", "title")),
-    collection(m.Motion, filters.MotionFilterSet, ("created", "modified", "date", "title")),
+    collection(m.Document, filters.DocumentFilterSet, ("created", "modified", "date", "title"),
+               write=w.DocumentWriteSerializer),
+    collection(m.Motion, filters.MotionFilterSet, ("created", "modified", "date", "title"),
+               write=w.MotionWriteSerializer),
     collection(m.Referral, filters.ReferralFilterSet,
-               ("created", "modified", "received_date", "due_date")),
+               ("created", "modified", "received_date", "due_date"),
+               write=w.ReferralWriteSerializer),
     collection(m.ReferralResponse, filters.ReferralResponseFilterSet,
-               ("created", "modified", "date")),
-    collection(m.Decision, filters.DecisionFilterSet, ("created", "modified", "date")),
+               ("created", "modified", "date"),
+               write=w.ReferralResponseWriteSerializer),
+    collection(m.Decision, filters.DecisionFilterSet, ("created", "modified", "date"),
+               write=w.DecisionWriteSerializer),
     collection(m.CollaborationModel, filters.CollaborationModelFilterSet,
                ("created", "modified", "name")),
-    collection(m.Activity, filters.ActivityFilterSet, ("created", "modified", "date")),
-    collection(m.Link, filters.LinkFilterSet),
+    collection(m.Activity, filters.ActivityFilterSet, ("created", "modified", "date"),
+               write=w.ActivityWriteSerializer),
+    collection(m.Link, filters.LinkFilterSet, write=w.LinkWriteSerializer),
 ]

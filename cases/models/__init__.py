@@ -1,5 +1,6 @@
 """The register's data model, split by topic. Import models from here."""
 
+from .access import ApiToken, AuditAction, AuditEntry
 from .base import DatePrecision, RegisterModel, TimestampedModel
 from .cases import Activity, ActivityType, Case, CaseStatus, RegistrationNumber
 from .collaboration import (
@@ -30,6 +31,7 @@ from .referrals import ConsultedBody, Referral, ReferralResponse, ResponsePositi
 from .search import SearchEntry
 
 __all__ = [
+    "ApiToken", "AuditAction", "AuditEntry",
     "Activity", "ActivityType", "Case", "CaseStatus", "CollaborationFigure", "CollaborationLevel",
     "CollaborationModel", "CollaborationSector", "CollaborationStatus", "CollaborationUsage",
     "ConsultedBody", "DatePrecision", "Decision", "DecisionKind", "DecisionPoint", "Direction",

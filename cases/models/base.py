@@ -44,6 +44,8 @@ class RegisterModel(TimestampedModel):
     )
     void_reason = models.TextField(_("void reason"), blank=True,
                                    help_text=_("Why the record was voided."))
+    voided_by = models.CharField(_("voided by"), max_length=200, blank=True,
+                                 help_text=_("Who voided the record."))
     provenance = GenericRelation("cases.Provenance", content_type_field="content_type",
                                  object_id_field="object_id")
 

@@ -1,5 +1,6 @@
 """Cases (ärenden), their registration numbers and dated events."""
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +23,9 @@ class Case(RegisterModel):
     (KS 2025/638) and the responding body's.
     """
 
+    # Shown only to those cleared when the case is confidential (cases.confidentiality).
+    PROTECTED_FIELDS = ("title", "description")
+
     title = models.CharField(_("title"), max_length=500,
                              help_text=_("The case heading (ärendemening)."))
     municipality = models.ForeignKey(
@@ -38,11 +42,27 @@ class Case(RegisterModel):
                               help_text=_("Where the case stands, as far as the sources tell."))
     description = models.TextField(_("description"), blank=True,
                                    help_text=_("Short summary of what the case is about."))
+    confidential = models.BooleanField(
+        _("confidential"), default=False,
+        help_text=_("Protected details (title, description) are shown only to those cleared; "
+                    "the registration entry stays public."))
+    confidentiality_basis = models.CharField(
+        _("legal basis"), max_length=200, blank=True,
+        help_text=_("Grounds for secrecy, e.g. OSL 26 kap. 1 §."))
+    public_title = models.CharField(
+        _("public title"), max_length=500, blank=True,
+        help_text=_("Neutral title shown instead of the title when the case is confidential."))
 
     class Meta:
         verbose_name = _("case")
         verbose_name_plural = _("cases")
         ordering = ["-created"]
+        permissions = [("view_confidential", _("Can see confidential details"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(confidential=False)
+                                   | ~Q(confidentiality_basis="") & ~Q(public_title=""),
+                                   name="case_confidential_with_basis_and_public_title"),
+        ]
 
     def __str__(self):
         return self.title
@@ -58,11 +78,21 @@ class RegistrationNumber(RegisterModel):
         verbose_name=_("registering organisation"),
         help_text=_("The body whose register the number is in."),
     )
-    number = models.CharField(_("registration number"), max_length=50,
-                              help_text=_("As written, e.g. KS 2025/638 or GRF-2023-21151."))
+    number = models.CharField(
+        _("registration number"), max_length=50,
+        validators=[RegexValidator(
+            r"^(?=.*[0-9])[0-9A-Za-zÅÄÖåäö]+([ ./-][0-9A-Za-zÅÄÖåäö]+)*$",
+            _("A registration number is letters and digits in groups separated by one space, "
+              "dot, slash or hyphen, e.g. KS 2025/638 or GRF-2023-21151."))],
+        help_text=_("As written, e.g. KS 2025/638 or GRF-2023-21151."))
     year = models.PositiveSmallIntegerField(
         _("year"), null=True, blank=True,
         help_text=_("Registration year contained in the number, when it contains one."),
+    )
+    serial = models.PositiveIntegerField(
+        _("serial number"), null=True, blank=True,
+        help_text=_("Running number in the organisation's series for the year, for numbers "
+                    "the register allocated itself."),
     )
 
     class Meta:
@@ -73,6 +103,9 @@ class RegistrationNumber(RegisterModel):
             models.UniqueConstraint(fields=["organisation", "number"],
                                     name="registration_number_unique_per_organisation"),
             models.CheckConstraint(condition=~Q(number=""), name="registration_number_not_blank"),
+            models.UniqueConstraint(fields=["organisation", "year", "serial"],
+                                    condition=Q(serial__isnull=False),
+                                    name="registration_serial_unique_per_series"),
         ]
 
     def __str__(self):

@@ -33,6 +33,9 @@ class Document(RegisterModel):
     and every other loaded fact points at a passage of one of them.
     """
 
+    # Shown only to those cleared when the document is confidential (cases.confidentiality).
+    PROTECTED_FIELDS = ("title", "text")
+
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="documents",
                              verbose_name=_("case"),
                              help_text=_("The case the document belongs to."))
@@ -71,6 +74,17 @@ class Document(RegisterModel):
     )
     sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True,
                               help_text=_("Checksum of the source file."))
+    confidential = models.BooleanField(
+        _("confidential"), default=False,
+        help_text=_("Protected details (title, text, passages) are shown only to those "
+                    "cleared; the registration entry stays public."))
+    confidentiality_basis = models.CharField(
+        _("legal basis"), max_length=200, blank=True,
+        help_text=_("Grounds for secrecy, e.g. OSL 26 kap. 1 §."))
+    public_title = models.CharField(
+        _("public title"), max_length=500, blank=True,
+        help_text=_("Neutral title shown instead of the title when the document is "
+                    "confidential."))
 
     class Meta:
         verbose_name = _("document")
@@ -81,6 +95,9 @@ class Document(RegisterModel):
         constraints = [
             models.CheckConstraint(condition=Q(sha256="") | Q(sha256__regex=r"^[0-9a-f]{64}$"),
                                    name="document_sha256_hex"),
+            models.CheckConstraint(condition=Q(confidential=False)
+                                   | ~Q(confidentiality_basis="") & ~Q(public_title=""),
+                                   name="document_confidential_with_basis_and_public_title"),
         ]
 
     def __str__(self):

@@ -18,6 +18,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from cases.context import Actor, acting_as
 from cases.models import Document, Link, Provenance
 
 from .anchoring import DOCS_DIR, AnchorError, anchor
@@ -25,7 +26,7 @@ from .anchoring import DOCS_DIR, AnchorError, anchor
 FIXTURES_DIR = Path(__file__).resolve().parents[2] / "fixtures"
 KEY_NAMESPACE = uuid.UUID("5b1c3e0a-6f0e-4d55-9a57-0c2a3c1f2e10")
 # Fields the loader never takes from a fixture: timestamps, and the register's own state.
-UNMANAGED_FIELDS = {"created", "modified", "voided_at", "void_reason"}
+UNMANAGED_FIELDS = {"created", "modified", "voided_at", "void_reason", "voided_by"}
 
 
 class FixtureError(ValueError):
@@ -95,10 +96,14 @@ def _model_for_key(key: str, where: str) -> type[models.Model]:
         raise FixtureError(f"{where}: unknown model {model_name!r}") from None
 
 
-@transaction.atomic
 def load_register(*, directory: Path = FIXTURES_DIR, docs_dir: Path = DOCS_DIR,
                   progress=None) -> LoadResult:
     """Load every fixture record and its passages; write only what differs."""
+    with acting_as(Actor(label="loader", via="loader")), transaction.atomic():
+        return _load(directory, docs_dir, progress)
+
+
+def _load(directory, docs_dir, progress) -> LoadResult:
     records = read_fixtures(directory)
     documents = _source_documents(records, docs_dir)
     result = LoadResult()

@@ -1,0 +1,344 @@
+"""Writes: create, update (with If-Match), void (DELETE), history. Validated in full.
+
+A stale ``If-Match`` gets 412 and changes nothing; a write without one gets 428, so no client
+overwrites another's change unseen. ``DELETE`` voids the record with a reason; nothing is
+ever hard-deleted through the API.
+"""
+
+import hashlib
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.http import parse_etags, quote_etag
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from cases import models as m
+from cases.confidentiality import mask_snapshot
+from cases.context import current_actor
+from cases.services.audit import history
+from cases.services.registration import register_case
+
+from .access import is_cleared
+from .problems import ProblemSerializer
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = 428
+    default_detail = "Send If-Match with the record's current ETag (from GET)."
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = 412
+    default_detail = "The record has changed since you read it: GET it again, then retry."
+
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_detail = "The record is voided and can no longer be changed."
+
+
+class LiveRelatedField(serializers.PrimaryKeyRelatedField):
+    """A reference by id to a record that exists and is not voided."""
+
+    default_error_messages = {
+        "does_not_exist": "No live record with id {pk_value}: it does not exist or is voided.",
+    }
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if hasattr(queryset.model, "voided_at"):
+            queryset = queryset.filter(voided_at__isnull=True)
+        return queryset
+
+
+class WriteSerializer(serializers.ModelSerializer):
+    """Validates a write in full: field rules, and the model's database constraints checked
+    before saving, so every error comes back at once."""
+
+    serializer_related_field = LiveRelatedField
+
+    def validate(self, attrs):
+        candidate = self._candidate(attrs)
+        errors = {}
+        try:
+            candidate.clean_fields(exclude=[f.name for f in candidate._meta.concrete_fields
+                                            if f.name not in attrs])
+        except DjangoValidationError as exc:
+            errors.update(exc.message_dict)
+        try:
+            candidate.validate_constraints()
+        except DjangoValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors.setdefault(field, []).extend(messages)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def _candidate(self, attrs):
+        model = self.Meta.model
+        candidate = model(**{f.attname: getattr(self.instance, f.attname)
+                             for f in model._meta.concrete_fields}) if self.instance else model()
+        model_attrs = {k: v for k, v in attrs.items() if k in
+                       {f.name for f in model._meta.concrete_fields}}
+        for name, value in model_attrs.items():
+            setattr(candidate, name, value)
+        return candidate
+
+
+CONFIDENTIALITY = ["confidential", "confidentiality_basis", "public_title"]
+
+
+class CaseWriteSerializer(WriteSerializer):
+    class Meta:
+        model = m.Case
+        fields = ["title", "status", "description", "municipality", "responsible_organisation",
+                  *CONFIDENTIALITY]
+
+
+class CaseRegistrationSerializer(CaseWriteSerializer):
+    """Registering a case: the register allocates the next number in the series of
+    ``registering_organisation`` for ``year`` (default: this year), e.g. KS 2026/7."""
+
+    registering_organisation = LiveRelatedField(
+        queryset=m.Organisation.objects.all(),
+        help_text="The organisation in whose register the case is entered.")
+    year = serializers.IntegerField(required=False, min_value=1900, max_value=2100,
+                                    help_text="Registration year; default the current year.")
+
+    class Meta(CaseWriteSerializer.Meta):
+        fields = [*CaseWriteSerializer.Meta.fields, "registering_organisation", "year"]
+
+
+def write_serializer(model, field_names):
+    meta = type("Meta", (), {"model": model, "fields": field_names})
+    return type(f"{model.__name__}WriteSerializer", (WriteSerializer,),
+                {"Meta": meta, "__doc__": f"Fields a client may write on a {model.__name__}."})
+
+
+DocumentWriteSerializer = write_serializer(m.Document, [
+    "case", "title", "type", "direction", "date", "author_organisation", "prepared_by",
+    "recipient", "case_officer", "text", *CONFIDENTIALITY])
+MotionWriteSerializer = write_serializer(m.Motion, [
+    "case", "title", "addressed_to", "date", "summary"])
+ReferralWriteSerializer = write_serializer(m.Referral, [
+    "case", "title", "sender", "motion", "received_date", "received_as_written", "due_date",
+    "due_as_written"])
+ReferralResponseWriteSerializer = write_serializer(m.ReferralResponse, [
+    "referral", "organisation", "document", "date", "position", "summary"])
+DecisionWriteSerializer = write_serializer(m.Decision, [
+    "case", "kind", "organisation", "proposed_by", "document", "summary", "date",
+    "immediately_adjusted", "effective_date", "follow_up_due", "follow_up_due_precision"])
+ActivityWriteSerializer = write_serializer(m.Activity, [
+    "case", "type", "date", "organisation", "person", "description"])
+
+
+LINKABLE = sorted(c.model_name for c in (
+    m.Case, m.Document, m.Motion, m.Referral, m.ReferralResponse, m.Decision, m.Activity,
+    m.CollaborationModel, m.Organisation, m.Person, m.MotionProposal, m.DecisionPoint)
+    for c in [c._meta])
+
+
+LINKABLE_CHOICES = [(name, name) for name in LINKABLE]
+
+
+class LinkWriteSerializer(WriteSerializer):
+    source_type = serializers.ChoiceField(choices=LINKABLE_CHOICES,
+                                          help_text="Model of the source.")
+    target_type = serializers.ChoiceField(choices=LINKABLE_CHOICES,
+                                          help_text="Model of the target.")
+
+    class Meta:
+        model = m.Link
+        fields = ["source_type", "source_id", "type", "target_type", "target_id"]
+
+    def validate(self, attrs):
+        errors = {}
+        for side in ("source", "target"):
+            name = attrs.get(f"{side}_type", getattr(self.instance, f"{side}_type", None))
+            if isinstance(name, str):
+                content_type = ContentType.objects.get(app_label="cases", model=name)
+                attrs[f"{side}_type"] = content_type
+            else:
+                content_type = name
+            pk = attrs.get(f"{side}_id", getattr(self.instance, f"{side}_id", None))
+            model = content_type.model_class()
+            if not model.objects.filter(pk=pk, voided_at__isnull=True).exists():
+                errors[f"{side}_id"] = [f"No live {content_type.model} with id {pk}."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().validate(attrs)
+
+
+class VoidSerializer(serializers.Serializer):
+    reason = serializers.CharField(min_length=3, max_length=2000,
+                                   help_text="Why the record is voided.")
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    """One change of the record, with its values before and after."""
+
+    occurred_at = serializers.DateTimeField(help_text="When.")
+    action = serializers.ChoiceField(choices=m.AuditAction.choices, help_text="What.")
+    via = serializers.CharField(help_text="Channel: api, admin, loader ...")
+    actor = serializers.CharField(help_text="Who: a user name or token:<client system>.")
+    request_id = serializers.CharField(help_text="X-Request-ID of the request that did it.")
+    before = serializers.DictField(allow_null=True, help_text="Values before (null: created).")
+    after = serializers.DictField(allow_null=True, help_text="Values after.")
+    changed = serializers.ListField(child=serializers.CharField(),
+                                    help_text="Fields whose value changed.")
+
+
+def current_etag(view, instance) -> str:
+    """The ETag a plain GET of the record returns to this client (same bytes, same md5)."""
+    context = {**view.get_serializer_context(), "expand": {}, "tombstones": False}
+    data = view.resource.full(instance, context=context).data
+    content = JSONRenderer().render(data)
+    return quote_etag(hashlib.md5(content, usedforsecurity=False).hexdigest())
+
+
+PROBLEM_RESPONSES = {code: ProblemSerializer for code in (400, 401, 403, 404, 409, 412, 413,
+                                                          415, 428)}
+
+
+class WritableMixin:
+    """Create, update, partial update, void and history for a collection's viewset."""
+
+    write_serializer: type
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return getattr(self, "create_serializer", None) or self.write_serializer
+        if self.action in ("update", "partial_update"):
+            return self.write_serializer
+        return super().get_serializer_class()
+
+    def _respond(self, instance, status_code):
+        context = {**self.get_serializer_context(), "tombstones": False}
+        response = Response(self.resource.full(instance, context=context).data,
+                            status=status_code)
+        response["ETag"] = current_etag(self, instance)
+        return response
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            instance = self.perform_write(serializer)
+        response = self._respond(instance, status.HTTP_201_CREATED)
+        response["Location"] = response.data["url"]
+        return response
+
+    def perform_write(self, serializer):
+        return serializer.save()
+
+
+    def update(self, request, *args, partial=False, **kwargs):
+        with transaction.atomic():
+            instance = self._locked_for_change(request)
+            serializer = self.write_serializer(instance, data=request.data, partial=partial,
+                                               context=self.get_serializer_context())
+            serializer.is_valid(raise_exception=True)
+            instance = serializer.save()
+        return self._respond(instance, status.HTTP_200_OK)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        reason = VoidSerializer(data={"reason": request.query_params.get("reason", "")})
+        reason.is_valid(raise_exception=True)
+        with transaction.atomic():
+            instance = self._locked_for_change(request)
+            instance.voided_at = timezone.now()
+            instance.void_reason = reason.validated_data["reason"]
+            instance.voided_by = current_actor().label
+            instance.save()
+        return self._respond(instance, status.HTTP_200_OK)
+
+    def _locked_for_change(self, request):
+        """The record, row-locked until the transaction ends, after checking If-Match."""
+        instance = self.get_object()
+        instance = type(instance).objects.select_for_update().get(pk=instance.pk)
+        if instance.voided_at:
+            raise Conflict()
+        if_match = request.headers.get("If-Match")
+        if not if_match:
+            raise PreconditionRequired()
+        etags = parse_etags(if_match)
+        if "*" not in etags and current_etag(self, instance) not in etags:
+            raise PreconditionFailed()
+        return instance
+
+
+class CaseWritableMixin(WritableMixin):
+    """Creating a case registers it: the next number of the organisation's series."""
+
+    create_serializer = CaseRegistrationSerializer
+
+    def perform_write(self, serializer):
+        return register_case(**serializer.validated_data)
+
+
+class HistoryMixin:
+    """GET <record>/history/: the record's audit trail, for authenticated clients."""
+
+    @extend_schema(responses={200: HistoryEntrySerializer(many=True), 401: ProblemSerializer,
+                              403: ProblemSerializer, 404: ProblemSerializer},
+                   summary="Change history of this record",
+                   description="Every create, update and void, via the API or the admin: who, "
+                               "when, the request id, and the values before and after. Needs "
+                               "authentication; confidential details stay masked without "
+                               "clearance.")
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def history(self, request, pk=None):
+        record = self.get_object()
+        cleared = is_cleared(request)
+        model = type(record)
+        entries = []
+        for entry in history(record):
+            before = mask_snapshot(entry.before, model, cleared=cleared,
+                                   confidential=getattr(record, "confidential", False))
+            after = mask_snapshot(entry.after, model, cleared=cleared,
+                                  confidential=getattr(record, "confidential", False))
+            keys = set(before or {}) | set(after or {})
+            changed = sorted(k for k in keys if (before or {}).get(k) != (after or {}).get(k)
+                             and k != "modified")
+            entries.append({"occurred_at": entry.occurred_at, "action": entry.action,
+                            "via": entry.via, "actor": entry.actor,
+                            "request_id": entry.request_id, "before": before, "after": after,
+                            "changed": changed})
+        return Response(HistoryEntrySerializer(entries, many=True).data)
+
+
+def write_schema(viewset, model):
+    """OpenAPI description of a collection's write operations."""
+    label = model._meta.verbose_name
+    if_match = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True,
+                                description="The ETag from your last GET of the record.")
+    from .registry import resource_for
+
+    full = resource_for(model).full
+    return {
+        "create": extend_schema(summary=f"Create a {label}",
+                                responses={201: full, **PROBLEM_RESPONSES}),
+        "update": extend_schema(summary=f"Replace a {label}", parameters=[if_match],
+                                responses={200: full, **PROBLEM_RESPONSES}),
+        "partial_update": extend_schema(summary=f"Change fields of a {label}",
+                                        parameters=[if_match],
+                                        responses={200: full, **PROBLEM_RESPONSES}),
+        "destroy": extend_schema(
+            summary=f"Void a {label}",
+            description="Voids the record (makulering): it leaves normal lists, appears as a "
+                        "tombstone in sync, and stays readable by id. Nothing is deleted.",
+            parameters=[if_match, OpenApiParameter("reason", str, required=True,
+                                                   description="Why the record is voided.")],
+            responses={200: full, **PROBLEM_RESPONSES}),
+    }
+
