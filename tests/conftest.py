@@ -19,7 +19,10 @@ def snapshot() -> dict:
     }
 
 
-@pytest.fixture(autouse=True)
-def plain_http(settings):
-    """Tests talk plain HTTP to the app; production redirects to HTTPS (test_deployment)."""
+@pytest.fixture(scope="session", autouse=True)
+def plain_http():
+    """Tests talk plain HTTP to the app, also to the live server (whose middleware is built
+    once, when it starts); production redirects to HTTPS (see test_deployment)."""
+    from django.conf import settings
+
     settings.SECURE_SSL_REDIRECT = False

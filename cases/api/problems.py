@@ -47,7 +47,8 @@ def _flatten(detail, prefix="") -> list[dict]:
                 for item in _flatten(value, f"{prefix}.{key}" if prefix else str(key))]
     if isinstance(detail, list):
         if all(not isinstance(v, (dict, list)) for v in detail):
-            return [{"name": prefix or "non_field_errors", "reason": str(v)} for v in detail]
+            name = "non_field_errors" if prefix in ("", "__all__") else prefix
+            return [{"name": name, "reason": str(v)} for v in detail]
         return [item for i, v in enumerate(detail) for item in _flatten(v, f"{prefix}[{i}]")]
     return [{"name": prefix or "non_field_errors", "reason": str(detail)}]
 

@@ -15,6 +15,7 @@ from django.utils.http import parse_etags, quote_etag
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
+from rest_framework.fields import SkipField
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -62,6 +63,27 @@ class WriteSerializer(serializers.ModelSerializer):
     before saving, so every error comes back at once."""
 
     serializer_related_field = LiveRelatedField
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # Report the rules between fields too, checked on the fields that did parse.
+            errors = dict(exc.detail)
+            parsed = {}
+            for field in self._writable_fields:
+                if field.field_name in errors:
+                    continue
+                try:
+                    parsed[field.source] = field.run_validation(field.get_value(data))
+                except (serializers.ValidationError, SkipField):
+                    pass
+            try:
+                self.validate(parsed)
+            except serializers.ValidationError as more:
+                for name, messages in more.detail.items():
+                    errors.setdefault(name, messages)
+            raise serializers.ValidationError(errors) from exc
 
     def validate(self, attrs):
         candidate = self._candidate(attrs)

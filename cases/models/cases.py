@@ -61,7 +61,10 @@ class Case(RegisterModel):
         constraints = [
             models.CheckConstraint(condition=Q(confidential=False)
                                    | ~Q(confidentiality_basis="") & ~Q(public_title=""),
-                                   name="case_confidential_with_basis_and_public_title"),
+                                   name="case_confidential_with_basis_and_public_title",
+                violation_error_message=_(
+                    "A confidential case needs its "
+                    "legal basis and a public title.")),
         ]
 
     def __str__(self):

@@ -71,7 +71,10 @@ class CollaborationModel(RegisterModel):
                                    name="collaboration_ended_precision"),
             models.CheckConstraint(condition=Q(ended__isnull=True) | Q(started__isnull=True)
                                    | Q(ended__gte=models.F("started")),
-                                   name="collaboration_ends_after_start"),
+                                   name="collaboration_ends_after_start",
+                violation_error_message=_(
+                    "A collaboration model "
+                    "cannot end before it starts.")),
         ]
 
     def __str__(self):

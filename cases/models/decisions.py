@@ -61,6 +61,9 @@ class Decision(RegisterModel):
                 condition=Q(follow_up_due__isnull=True, follow_up_due_precision="")
                 | Q(follow_up_due__isnull=False) & ~Q(follow_up_due_precision=""),
                 name="decision_follow_up_precision_with_date",
+                violation_error_message=_(
+                    "A follow-up date needs its "
+                    "precision, and a precision needs a date."),
             ),
         ]
 

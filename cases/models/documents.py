@@ -97,7 +97,10 @@ class Document(RegisterModel):
                                    name="document_sha256_hex"),
             models.CheckConstraint(condition=Q(confidential=False)
                                    | ~Q(confidentiality_basis="") & ~Q(public_title=""),
-                                   name="document_confidential_with_basis_and_public_title"),
+                                   name="document_confidential_with_basis_and_public_title",
+                violation_error_message=_(
+                    "A confidential document needs "
+                    "its legal basis and a public title.")),
         ]
 
     def __str__(self):

@@ -49,7 +49,10 @@ class Link(RegisterModel):
             models.UniqueConstraint(fields=["source_type", "source_id", "type", "target_type",
                                             "target_id"], name="link_unique"),
             models.CheckConstraint(condition=~Q(source_id=F("target_id")),
-                                   name="link_not_to_itself"),
+                                   name="link_not_to_itself",
+                violation_error_message=_(
+                    "A record cannot "
+                    "be linked to itself.")),
         ]
 
     def __str__(self):

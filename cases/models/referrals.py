@@ -49,6 +49,9 @@ class Referral(RegisterModel):
                 condition=Q(due_date__isnull=True) | Q(received_date__isnull=True)
                 | Q(due_date__gte=models.F("received_date")),
                 name="referral_due_not_before_received",
+                violation_error_message=_(
+                    "The response due date "
+                    "cannot be before the received date."),
             ),
         ]
 
@@ -96,7 +99,10 @@ class ConsultedBody(RegisterModel):
             models.UniqueConstraint(fields=["referral", "organisation"],
                                     name="consulted_body_unique"),
             models.CheckConstraint(condition=Q(organisation__isnull=False) | ~Q(name_as_written=""),
-                                   name="consulted_body_named"),
+                                   name="consulted_body_named",
+                violation_error_message=_(
+                    "A consulted body needs an "
+                    "organisation or a name as written.")),
         ]
 
     def __str__(self):
