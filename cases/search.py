@@ -83,9 +83,14 @@ def index_record(record) -> None:
         cursor.execute(
             f"""UPDATE cases_searchentry SET
                   vector = setweight(to_tsvector('{SEARCH_CONFIG}', title), 'A')
-                        || setweight(to_tsvector('{SEARCH_CONFIG}', body), 'B'),
-                  plain = lower(unaccent(title || ' ' || body))
+                        || setweight(to_tsvector('{SEARCH_CONFIG}', body), 'B')
                 WHERE id = %s""",
+            [entry.pk],
+        )
+        cursor.execute(
+            """INSERT INTO cases_searchword (word)
+               SELECT lexeme FROM unnest((SELECT vector FROM cases_searchentry WHERE id = %s))
+               ON CONFLICT DO NOTHING""",
             [entry.pk],
         )
 
@@ -115,58 +120,61 @@ class Hit:
 
 HEADLINE = "StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=25, MinWords=10"
 SIMILARITY = 0.5
+ALTERNATIVES = 3  # close stems tried per misspelt query word
 
 
 def search(q: str, *, kinds: list[str] | None = None, limit: int = 20) -> list[Hit]:
-    """Ranked hits for ``q``: full-text first, then typo-tolerant matches to fill ``limit``."""
-    kind_filter = "AND kind = ANY(%(kinds)s)" if kinds else ""
-    params = {"q": q, "kinds": kinds, "limit": limit, "sim": SIMILARITY}
-    fulltext = f"""
-        WITH query AS (SELECT websearch_to_tsquery('{SEARCH_CONFIG}', %(q)s) AS tsq),
-        hits AS (
-            SELECT e.*, ts_rank_cd(e.vector, query.tsq) AS rank
-            FROM cases_searchentry e, query
-            WHERE e.vector @@ query.tsq {kind_filter}
-            ORDER BY rank DESC, e.id LIMIT %(limit)s
-        )
-        SELECT kind, content_type_id, object_id, title,
-               ts_headline('{SEARCH_CONFIG}', title || E'\n' || body, query.tsq, '{HEADLINE}'),
-               rank
-        FROM hits, query ORDER BY rank DESC, id"""
+    """Ranked hits for ``q``: full-text first; if that finds fewer than ``limit``, the query's
+    words are replaced by the closest stems of the lexicon (typos, OCR errors) to fill up."""
     with connection.cursor() as cursor:
-        cursor.execute(fulltext, params)
-        hits = [Hit(*row, match="fulltext") for row in cursor.fetchall()]
-        if len(hits) >= limit:
-            return hits
-        params.update(limit=limit - len(hits), seen=[h.object_id for h in hits])
-        cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)",
-                       [str(SIMILARITY)])
-        cursor.execute(
-            f"""SELECT kind, content_type_id, object_id, title, plain,
-                       word_similarity(lower(unaccent(%(q)s)), plain) AS rank
-                FROM cases_searchentry
-                WHERE lower(unaccent(%(q)s)) <%% plain
-                  AND NOT (object_id = ANY(%(seen)s::uuid[])) {kind_filter}
-                ORDER BY rank DESC, id LIMIT %(limit)s""",
-            params,
-        )
-        for kind, ct, oid, title, plain, rank in cursor.fetchall():
-            hits.append(Hit(kind, ct, oid, title, _similar_snippet(plain, q), rank, "similar"))
+        cursor.execute(f"SELECT websearch_to_tsquery('{SEARCH_CONFIG}', %s)::text", [q])
+        exact = cursor.fetchone()[0]
+        hits = _ranked(cursor, exact, kinds, limit, seen=[], match="fulltext") if exact else []
+        if len(hits) < limit:
+            similar = _similar_query(cursor, q)
+            if similar and similar != exact:
+                hits += _ranked(cursor, similar, kinds, limit - len(hits),
+                                seen=[h.object_id for h in hits], match="similar")
     return hits
 
 
-def _similar_snippet(plain: str, q: str, width: int = 80) -> str:
-    """Text around the closest word, from the unaccented copy (typo matches have no stem)."""
-    words = plain.split()
-    if not words:
-        return ""
-    target = q.lower()
-    best = max(range(len(words)), key=lambda i: _overlap(words[i], target))
-    start = max(0, best - 8)
-    excerpt = words[start:best] + [f"<mark>{words[best]}</mark>"] + words[best + 1:best + 9]
-    return " ".join(excerpt)[: width * 3]
+def _similar_query(cursor, q: str) -> str:
+    """A tsquery that ANDs, for every word of ``q``, the OR of its closest lexicon stems."""
+    cursor.execute(f"SELECT DISTINCT lexeme FROM unnest(to_tsvector('{SEARCH_CONFIG}', %s))",
+                   [q])
+    terms = []
+    for (lexeme,) in cursor.fetchall():
+        cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
+                       [str(SIMILARITY)])
+        cursor.execute("""SELECT word FROM cases_searchword WHERE word %% %s
+                          ORDER BY similarity(word, %s) DESC, word LIMIT %s""",
+                       [lexeme, lexeme, ALTERNATIVES])
+        words = [row[0] for row in cursor.fetchall()]
+        if not words:
+            return ""
+        terms.append("(" + " | ".join(_quote(w) for w in words) + ")")
+    return " & ".join(terms)
 
 
-def _overlap(word: str, target: str) -> int:
-    grams = {target[i:i + 3] for i in range(len(target) - 2)}
-    return sum(word[i:i + 3] in grams for i in range(len(word) - 2))
+def _quote(word: str) -> str:
+    return "'" + word.replace("'", "''") + "'"
+
+
+def _ranked(cursor, tsquery: str, kinds, limit: int, *, seen, match: str) -> list[Hit]:
+    kind_filter = "AND kind = ANY(%(kinds)s)" if kinds else ""
+    cursor.execute(
+        f"""WITH hits AS (
+                SELECT e.*, ts_rank_cd(e.vector, %(tsq)s::tsquery) AS rank
+                FROM cases_searchentry e
+                WHERE e.vector @@ %(tsq)s::tsquery {kind_filter}
+                  AND NOT (e.object_id = ANY(%(seen)s::uuid[]))
+                ORDER BY rank DESC, e.id LIMIT %(limit)s
+            )
+            SELECT kind, content_type_id, object_id, title,
+                   ts_headline('{SEARCH_CONFIG}', title || E'\n' || body, %(tsq)s::tsquery,
+                               '{HEADLINE}'),
+                   rank
+            FROM hits ORDER BY rank DESC, id""",
+        {"tsq": tsquery, "kinds": kinds, "limit": limit, "seen": seen},
+    )
+    return [Hit(*row, match=match) for row in cursor.fetchall()]

@@ -28,7 +28,7 @@ from .organisations import (
     PersonRole,
 )
 from .referrals import ConsultedBody, Referral, ReferralResponse, ResponsePosition, ResponseStatus
-from .search import SearchEntry
+from .search import SearchEntry, SearchWord
 
 __all__ = [
     "ApiToken", "AuditAction", "AuditEntry",
@@ -39,5 +39,5 @@ __all__ = [
     "LinkType", "Motion", "MotionAuthor", "MotionProposal", "Municipality", "Organisation",
     "OrganisationType", "Party", "PartyAffiliation", "Person", "PersonNameVariant", "PersonRole",
     "Provenance", "Referral", "ReferralResponse", "RegisterModel", "RegistrationNumber",
-    "ResponsePosition", "ResponseStatus", "SearchEntry", "Sector", "TimestampedModel",
+    "ResponsePosition", "ResponseStatus", "SearchEntry", "SearchWord", "Sector", "TimestampedModel",
 ]

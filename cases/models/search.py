@@ -10,8 +10,8 @@ SEARCH_CONFIG = "swedish_unaccent"  # Swedish stemming after unaccent (migration
 
 
 class SearchEntry(models.Model):
-    """A searchable record's text: a weighted tsvector for ranked Swedish full-text search,
-    and an unaccented lower-case copy with a trigram index for typo-tolerant matching."""
+    """A searchable record's text with a weighted tsvector for ranked Swedish full-text
+    search (its words also feed the lexicon of ``SearchWord``)."""
 
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+",
                                      verbose_name=_("record type"))
@@ -20,7 +20,6 @@ class SearchEntry(models.Model):
                             help_text=_("Collection of the record, e.g. cases."))
     title = models.TextField(_("title"))
     body = models.TextField(_("text"), blank=True)
-    plain = models.TextField(_("unaccented text"), blank=True)
     vector = SearchVectorField(_("search vector"), null=True)
 
     class Meta:
@@ -32,8 +31,24 @@ class SearchEntry(models.Model):
         ]
         indexes = [
             GinIndex(fields=["vector"], name="search_vector_gin"),
-            GinIndex(fields=["plain"], name="search_plain_trgm", opclasses=["gin_trgm_ops"]),
         ]
 
     def __str__(self):
         return self.title
+
+
+class SearchWord(models.Model):
+    """The lexicon: every word stem in the search index, with a trigram index, so that a
+    misspelt query word (a typo, an OCR error) is matched to the stems that are there."""
+
+    word = models.TextField(_("word stem"))
+
+    class Meta:
+        verbose_name = _("search word")
+        verbose_name_plural = _("search words")
+        constraints = [models.UniqueConstraint(fields=["word"], name="search_word_unique")]
+        indexes = [GinIndex(fields=["word"], name="search_word_trgm",
+                            opclasses=["gin_trgm_ops"])]
+
+    def __str__(self):
+        return self.word
