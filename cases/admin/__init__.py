@@ -10,6 +10,10 @@ from . import (  # noqa: F401  (registers models)
     organisations,
     sources,
 )
+from .base import autocomplete_view
+
+# Autocomplete answers name confidential records by their public titles.
+admin.site.autocomplete_view = autocomplete_view(admin.site)
 
 admin.site.site_header = _("Case register")
 admin.site.site_title = _("Case register")

@@ -4,8 +4,11 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cases.confidentiality import mask_snapshot, protected_fields
 from cases.models import ApiToken, AuditEntry
 from cases.services.tokens import set_key
+
+from .base import ConfidentialityAdminMixin, public_json
 
 
 @admin.register(ApiToken)
@@ -39,8 +42,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ConfidentialityAdminMixin, admin.ModelAdmin):
+    """The audit trail, read-only. Without clearance, the before and after values of a
+    confidential record show its protected fields masked, as its API history does."""
+
     list_display = ("occurred_at", "action", "actor", "via", "content_type", "object_id")
+    confidential_columns = ("before", "after")
     list_filter = ("action", "via", "content_type")
     search_fields = ("actor", "request_id", "object_id")
     date_hierarchy = "occurred_at"
@@ -53,3 +60,13 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def masked_value(self, obj, name):
+        if name in ("before", "after"):
+            model = obj.content_type.model_class()
+            confidential = bool(model is not None and protected_fields(model)
+                                and model._default_manager.filter(
+                                    pk=obj.object_id, confidential=True).exists())
+            return public_json(mask_snapshot(getattr(obj, name), model, cleared=False,
+                                             confidential=confidential))
+        return super().masked_value(obj, name)

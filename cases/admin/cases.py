@@ -35,6 +35,8 @@ class ActivityInline(PartInline):
 
 
 class CaseDocumentInline(PartInline):
+    """The case's documents; a confidential one by its public title for those not cleared."""
+
     model = Document
     fields = ("title", "type", "direction", "date")
     readonly_fields = fields

@@ -5,13 +5,14 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.models import Link, Provenance
 
-from .base import RegisterAdmin
+from .base import RegisterAdmin, public_label
 
 
 @admin.register(Link)
 class LinkAdmin(RegisterAdmin):
     list_display = ("source_label", "type", "target_label")
     list_filter = ("type", "source_type", "target_type")
+    confidential_columns = ("source_label", "target_label")
 
     @admin.display(description=_("from"))
     def source_label(self, obj):
@@ -21,10 +22,18 @@ class LinkAdmin(RegisterAdmin):
     def target_label(self, obj):
         return f"{obj.target_type.name}: {obj.target}"
 
+    def masked_value(self, obj, name):
+        if name == "source_label":
+            return f"{obj.source_type.name}: {public_label(obj.source)}"
+        if name == "target_label":
+            return f"{obj.target_type.name}: {public_label(obj.target)}"
+        return super().masked_value(obj, name)
+
 
 @admin.register(Provenance)
 class ProvenanceAdmin(RegisterAdmin):
-    """Passages are derived from the fixtures: readable, never edited by hand."""
+    """Passages are derived from the fixtures: readable, never edited by hand. The quotes
+    of a confidential document are withheld from users without clearance."""
 
     list_display = ("document", "content_type", "start", "end", "exact")
     list_filter = ("document", "content_type")

@@ -15,6 +15,8 @@ from django.db.models.functions import Replace, Upper
 
 from cases import models as m
 
+from .access import is_cleared
+
 
 def normalised_number(value: str) -> str:
     """Registration numbers compare without case or spaces: 'ks 2025/638' = 'KS 2025/638'."""
@@ -134,6 +136,31 @@ def case_filter(field_name="case") -> df.UUIDFilter:
     return df.UUIDFilter(field_name=field_name, help_text="Id of the case.")
 
 
+class ProtectedTextFilter(df.CharFilter):
+    """Text contains, on a field that is protected when the record is confidential: for a
+    reader without clearance a confidential record matches only by its public title, so no
+    one can confirm a guess of withheld text by whether the record is listed."""
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        lookup = {f"{self.field_name}__unaccent__icontains": value}
+        request = getattr(self.parent, "request", None)
+        if is_cleared(request):
+            return qs.filter(**lookup)
+        public = Q(confidential=False, **lookup)
+        if self.field_name == "title":
+            public |= Q(confidential=True, public_title__unaccent__icontains=value)
+        return qs.filter(public)
+
+
+def protected(field_name: str, what: str) -> ProtectedTextFilter:
+    return ProtectedTextFilter(field_name=field_name,
+                               help_text=f"{what} contains this text (case and accents "
+                                         "ignored; of a confidential record, without "
+                                         "clearance, only the public title is searched).")
+
+
 def contains(field_name: str, what: str) -> df.CharFilter:
     return df.CharFilter(field_name=field_name, lookup_expr="unaccent__icontains",
                          distinct="__" in field_name,  # via a relation: each record once
@@ -204,7 +231,7 @@ class CaseFilterSet(RegisterFilterSet):
     registration_number = RegistrationNumberFilter(
         field_name="id", help_text="Any registration number of the case; case and spaces "
                                    "ignored (ks2025/638 = KS 2025/638).")
-    title = contains("title", "Title")
+    title = protected("title", "Title")
     status = df.ChoiceFilter(choices=m.CaseStatus.choices, help_text="Status of the case.")
     municipality = municipality_ref()
     organisation = organisation_ref("responsible_organisation",
@@ -223,8 +250,8 @@ class DocumentFilterSet(RegisterFilterSet):
     case = case_filter()
     registration_number = RegistrationNumberFilter(field_name="case",
                                                    help_text="A registration number of the case.")
-    title = contains("title", "Title")
-    text = contains("text", "Full text")
+    title = protected("title", "Title")
+    text = protected("text", "Full text")
     type = df.ChoiceFilter(choices=m.DocumentType.choices, help_text="Document type.")
     direction = df.ChoiceFilter(choices=m.Direction.choices, help_text="Direction.")
     date_after, date_before = date_range("date", "Dated")
