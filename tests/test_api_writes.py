@@ -336,3 +336,53 @@ def test_audit_rows_cannot_be_changed_or_deleted_even_with_sql(writer, ks):
             with connection.cursor() as cursor:
                 cursor.execute(statement, [entry.pk])
     assert m.AuditEntry.objects.get(pk=entry.pk).actor == "token:Ärendesystem"
+
+
+# --- regressions found by schemathesis ---------------------------------------------------
+
+
+def test_a_body_that_is_not_an_object_is_a_400(writer):
+    response = writer.post("/api/v1/motions/", [None, None], format="json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_an_empty_link_is_a_400_naming_the_missing_fields(writer):
+    response = writer.post("/api/v1/links/", {}, format="json")
+    assert response.status_code == 400
+    names = {p["name"] for p in response.json()["invalid_params"]}
+    assert {"source_type", "source_id", "target_type", "target_id", "type"} <= names
+
+
+def test_registration_years_and_series_are_checked(writer, ks):
+    far = new_case(writer, ks, year=2063)
+    assert far.status_code == 400
+    assert far.json()["invalid_params"][0]["name"] == "year"
+    unnumbered = m.Organisation.objects.filter(short_name="").first()
+    response = writer.post("/api/v1/cases/", {
+        "title": "x", "municipality": str(ks.municipality_id),
+        "registering_organisation": str(unnumbered.pk)}, format="json")
+    assert response.status_code == 400
+    assert response.json()["invalid_params"][0]["name"] == "registering_organisation"
+
+
+@pytest.mark.parametrize("offset", ["+18:43", "-23:59", "+00:00"])
+def test_any_rfc3339_offset_is_accepted(client, offset):
+    response = client.get("/api/v1/cases/", {"created_since": f"2020-01-14T08:22:08{offset}"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("cursor", [
+    ["x", "y"], [1, 2], [None, "y"], ["2026-01-01T00:00:00Z", "not-a-uuid"]])
+def test_a_hand_made_cursor_is_a_400(client, cursor):
+    from cases.api.pagination import encode_cursor
+
+    response = client.get("/api/v1/cases/", {"cursor": encode_cursor(cursor)})
+    assert response.status_code == 400
+    assert response.json()["invalid_params"][0]["name"] == "cursor"
+
+
+def test_search_refuses_nul_and_overlong_queries(client):
+    assert client.get("/api/v1/search/", {"q": "a\x00b"}).status_code == 400
+    assert client.get("/api/v1/search/", {"q": "a" * 201}).status_code == 400
+    assert client.get("/api/v1/cases/", {"title": "a" * 201}).status_code == 400

@@ -6,16 +6,20 @@ know: ``registration_number=KS 2025/638`` (any case, any spacing), ``organisatio
 short name or name, ``party=L``, a person by name (any spelling kept for them), and so on.
 """
 
+import datetime
 import uuid
 
 import django_filters as df
 from django import forms
 from django.db.models import Q, Value
 from django.db.models.functions import Replace, Upper
+from django_filters.fields import IsoDateTimeField
 
 from cases import models as m
 
 from .access import is_cleared
+
+TEXT_MAX = 200  # a search phrase, not a document: keeps every URL far below server limits
 
 
 def normalised_number(value: str) -> str:
@@ -71,7 +75,15 @@ class IntegerFilter(df.NumberFilter):
     field_class = forms.IntegerField
 
 
-class RecordFilter(df.CharFilter):
+class BoundedCharFilter(df.CharFilter):
+    """Free text from a URL, at most TEXT_MAX characters."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", TEXT_MAX)
+        super().__init__(*args, **kwargs)
+
+
+class RecordFilter(BoundedCharFilter):
     """A related record by id, or by a natural key (``lookups``, compared case-insensitively)."""
 
     def __init__(self, *args, lookups=(), **kwargs):
@@ -90,7 +102,7 @@ class RecordFilter(df.CharFilter):
         return qs.filter(match).distinct()
 
 
-class PersonNameFilter(df.CharFilter):
+class PersonNameFilter(BoundedCharFilter):
     """A person by (part of) their name or of any spelling of it kept from the sources."""
 
     def filter(self, qs, value):
@@ -102,7 +114,7 @@ class PersonNameFilter(df.CharFilter):
                          ).distinct()
 
 
-class RegistrationNumberFilter(df.CharFilter):
+class RegistrationNumberFilter(BoundedCharFilter):
     def filter(self, qs, value):
         if not value:
             return qs
@@ -114,17 +126,35 @@ class RegistrationNumberFilter(df.CharFilter):
 ORGANISATION_KEYS = ("short_name", "name")
 
 
+class InstantField(IsoDateTimeField):
+    """An RFC 3339 instant, converted to UTC here (PostgreSQL refuses offsets beyond ±15:59,
+    RFC 3339 allows up to ±23:59)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None or value.tzinfo is None:
+            return value
+        try:
+            return value.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError("The instant is out of range.", code="invalid") from None
+
+
+class InstantFilter(df.IsoDateTimeFilter):
+    field_class = InstantField
+
+
 class RegisterFilterSet(df.FilterSet):
     """Filters every collection has."""
 
     id = UUIDInFilter(field_name="id", help_text="One or more ids, comma-separated.")
-    modified_since = df.IsoDateTimeFilter(
+    modified_since = InstantFilter(
         field_name="modified", lookup_expr="gte",
         help_text="Records modified at or after this instant (RFC 3339). With it, voided "
                   "records are included as tombstones.")
-    modified_until = df.IsoDateTimeFilter(field_name="modified", lookup_expr="lte",
+    modified_until = InstantFilter(field_name="modified", lookup_expr="lte",
                                           help_text="Records modified at or before this instant.")
-    created_since = df.IsoDateTimeFilter(field_name="created", lookup_expr="gte",
+    created_since = InstantFilter(field_name="created", lookup_expr="gte",
                                          help_text="Records created at or after this instant.")
 
 
@@ -136,7 +166,7 @@ def case_filter(field_name="case") -> df.UUIDFilter:
     return df.UUIDFilter(field_name=field_name, help_text="Id of the case.")
 
 
-class ProtectedTextFilter(df.CharFilter):
+class ProtectedTextFilter(BoundedCharFilter):
     """Text contains, on a field that is protected when the record is confidential: for a
     reader without clearance a confidential record matches only by its public title, so no
     one can confirm a guess of withheld text by whether the record is listed."""
@@ -162,7 +192,8 @@ def protected(field_name: str, what: str) -> ProtectedTextFilter:
 
 
 def contains(field_name: str, what: str) -> df.CharFilter:
-    return df.CharFilter(field_name=field_name, lookup_expr="unaccent__icontains",
+    return BoundedCharFilter(field_name=field_name, lookup_expr="unaccent__icontains",
+                         max_length=TEXT_MAX,
                          distinct="__" in field_name,  # via a relation: each record once
                          help_text=f"{what} contains this text (case and accents ignored).")
 
@@ -176,7 +207,7 @@ def date_range(field_name: str, what: str) -> tuple[df.DateFilter, df.DateFilter
 
 class MunicipalityFilterSet(RegisterFilterSet):
     name = contains("name", "Name")
-    code = df.CharFilter(field_name="code", help_text="Kommunkod, e.g. 0180.")
+    code = BoundedCharFilter(field_name="code", help_text="Kommunkod, e.g. 0180.")
 
     class Meta:
         model = m.Municipality
@@ -193,7 +224,7 @@ def municipality_ref(field_name="municipality") -> RecordFilter:
 
 class OrganisationFilterSet(RegisterFilterSet):
     name = contains("name", "Name")
-    short_name = df.CharFilter(field_name="short_name", lookup_expr="iexact",
+    short_name = BoundedCharFilter(field_name="short_name", lookup_expr="iexact",
                                help_text="Short name, e.g. KS.")
     type = df.ChoiceFilter(choices=m.OrganisationType.choices, help_text="Kind of body.")
     municipality = municipality_ref()
@@ -207,7 +238,7 @@ class OrganisationFilterSet(RegisterFilterSet):
 
 
 class PartyFilterSet(RegisterFilterSet):
-    abbreviation = df.CharFilter(lookup_expr="iexact", help_text="Letter code, e.g. L.")
+    abbreviation = BoundedCharFilter(lookup_expr="iexact", help_text="Letter code, e.g. L.")
     name = contains("name", "Name")
 
     class Meta:
@@ -331,7 +362,7 @@ class DecisionFilterSet(RegisterFilterSet):
 
 class CollaborationModelFilterSet(RegisterFilterSet):
     name = contains("name", "Name")
-    abbreviation = df.CharFilter(lookup_expr="iexact", help_text="Short form, e.g. SST.")
+    abbreviation = BoundedCharFilter(lookup_expr="iexact", help_text="Short form, e.g. SST.")
     level = df.ChoiceFilter(choices=m.CollaborationLevel.choices, help_text="Level.")
     status = df.ChoiceFilter(choices=m.CollaborationStatus.choices, help_text="Status.")
     municipality = municipality_ref()
@@ -359,10 +390,10 @@ class ActivityFilterSet(RegisterFilterSet):
 
 class LinkFilterSet(RegisterFilterSet):
     type = df.ChoiceFilter(choices=m.LinkType.choices, help_text="Link type.")
-    source_type = df.CharFilter(field_name="source_type__model",
+    source_type = BoundedCharFilter(field_name="source_type__model",
                                 help_text="Model name of the source, e.g. motion.")
     source_id = df.UUIDFilter(help_text="Id of the source record.")
-    target_type = df.CharFilter(field_name="target_type__model",
+    target_type = BoundedCharFilter(field_name="target_type__model",
                                 help_text="Model name of the target, e.g. case.")
     target_id = df.UUIDFilter(help_text="Id of the target record.")
     record = df.UUIDFilter(method="filter_record",

@@ -8,7 +8,9 @@ counts at most ``COUNT_LIMIT`` rows, so no page pays for an exact COUNT(*) over 
 
 import base64
 import json
+import uuid
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Q
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
@@ -44,14 +46,14 @@ def encode_cursor(values: list) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode()
 
 
-def decode_cursor(cursor: str) -> list:
+def decode_cursor(cursor: str, model_field) -> tuple:
+    """(value of the ordering field, id) of the last record of the previous page."""
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError) as exc:
-        raise InvalidCursor("Not a cursor returned by this API.") from exc
-    if not isinstance(values, list) or len(values) != 2:
-        raise InvalidCursor("Not a cursor returned by this API.")
-    return values
+        raw_value, raw_pk = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        value = None if raw_value is None else model_field.to_python(raw_value)
+        return value, uuid.UUID(str(raw_pk))
+    except (ValueError, TypeError, DjangoValidationError) as exc:
+        raise InvalidCursor("Not a cursor returned by this API for this ordering.") from exc
 
 
 def page_size(raw) -> int:
@@ -86,8 +88,7 @@ class KeysetPagination(BasePagination):
         ordered = queryset.order_by(order, f"{direction}id")
         cursor = request.query_params.get("cursor")
         if cursor:
-            raw_value, pk = decode_cursor(cursor)
-            value = None if raw_value is None else model_field.to_python(raw_value)
+            value, pk = decode_cursor(cursor, model_field)
             ordered = ordered.filter(after(field, descending, value, pk))
         rows = list(ordered[:self.size + 1])
         self.has_next = len(rows) > self.size

@@ -4,6 +4,8 @@ from http import HTTPStatus
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler
@@ -83,6 +85,49 @@ class ProblemSerializer(serializers.Serializer):
         child=serializers.DictField(child=serializers.CharField()), required=False,
         help_text="Every invalid parameter or field: {name, reason}.",
     )
+
+
+PROBLEM_DESCRIPTIONS = {
+    400: "Invalid query parameters or body: every problem is listed in invalid_params.",
+    401: "Not authenticated: an unknown or revoked token, or none where one is needed.",
+    403: "Not allowed: the token lacks the write scope, or the user the permission.",
+    404: "No record with this id.",
+    406: "The Accept header names no media type this API sends (application/json).",
+    409: "The record is voided and can no longer be changed.",
+    412: "If-Match does not match the record's current ETag: GET it again, then retry.",
+    413: "The request body is too large.",
+    415: "The body is not application/json.",
+    428: "If-Match is missing: send the ETag from your last GET of the record.",
+    429: "Too many requests from this client: wait Retry-After seconds.",
+}
+
+
+def problem_responses(*statuses: int) -> dict:
+    """OpenAPI responses of these statuses: problem documents (ProblemAutoSchema gives them
+    their media type, application/problem+json)."""
+    return {status: OpenApiResponse(ProblemSerializer, description=PROBLEM_DESCRIPTIONS[status])
+            for status in statuses}
+
+
+class ProblemAutoSchema(AutoSchema):
+    """Errors as they are sent: every 4xx response is a problem document in
+    application/problem+json. Every operation documents the problems any request to it can
+    get: invalid or unknown query parameters (400), a failed authentication (401), an Accept
+    the API cannot answer (406) and throttling (429); one on a record also a missing record
+    (404)."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        statuses = [400, 401, 406, 429] + ([404] if "{" in self.path else [])
+        for status, response in problem_responses(*statuses).items():
+            if str(status) not in responses:
+                responses[str(status)] = self._get_response_for_code(
+                    response, str(status), direction=direction)
+        for status, response in responses.items():
+            if status.startswith("4") and "content" in response:
+                response["content"] = {
+                    PROBLEM_CONTENT_TYPE: next(iter(response["content"].values()))}
+        return dict(sorted(responses.items()))
 
 
 def not_found(request, exception=None):

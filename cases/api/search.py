@@ -11,8 +11,12 @@ from cases.search import KINDS, search
 
 from .problems import InvalidParameters
 from .registry import resource_for
+from .views import RegisterAutoSchema
 
 MAX_LIMIT = 100
+MAX_QUERY = 200
+_KIND = "(?:" + "|".join(sorted(KINDS.values())) + ")"
+_KINDS_PATTERN = f"^{_KIND}(?:,{_KIND})*$"
 
 
 class SearchHitSerializer(serializers.Serializer):
@@ -37,17 +41,24 @@ class SearchView(APIView):
     """Search cases, documents, motions, decisions, collaboration models, people and
     organisations by Swedish text (word forms and accents ignored, close spellings found)."""
 
+    schema = RegisterAutoSchema()
+
     @extend_schema(
         operation_id="search",
         parameters=[
-            OpenApiParameter("q", str, required=True, description="What to look for.",
+            OpenApiParameter("q", {"type": "string", "pattern": r"\S", "maxLength": MAX_QUERY},
+                             required=True,
+                             description="What to look for (not only spaces).",
                              examples=[
                                  OpenApiExample("A name without its diacritics", "Jonsson"),
                                  OpenApiExample("Another word form", "samverkansmodeller"),
                              ]),
-            OpenApiParameter("type", str, description="Only these collections, "
-                             "comma-separated: " + ", ".join(sorted(KINDS.values()))),
-            OpenApiParameter("limit", int, description=f"Most hits, 1–{MAX_LIMIT} (20)."),
+            OpenApiParameter("type", {"type": "string", "pattern": _KINDS_PATTERN},
+                             description="Only these collections, comma-separated: "
+                                         + ", ".join(sorted(KINDS.values()))),
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                                       "default": 20},
+                             description=f"Most hits, 1–{MAX_LIMIT} (20)."),
         ],
         responses=SearchResultSerializer,
         examples=[OpenApiExample("Jonsson", response_only=True, value={
@@ -68,8 +79,10 @@ class SearchView(APIView):
         q = params.get("q", "").strip()
         if not q:
             problems["q"] = ["Give something to search for."]
+        elif "\x00" in q or len(q) > MAX_QUERY:
+            problems["q"] = [f"Text of at most {MAX_QUERY} characters, without NUL."]
         kinds = [k for k in params.get("type", "").split(",") if k]
-        unknown = [k for k in kinds if k not in KINDS.values()]
+        unknown = [k.replace("\x00", "") for k in kinds if k not in KINDS.values()]
         if unknown:
             problems["type"] = [f"Not a searchable collection: {', '.join(unknown)}."]
         limit = params.get("limit", "20")

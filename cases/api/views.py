@@ -1,6 +1,6 @@
 """Read-only viewsets of every collection; thin: querying lives in selectors."""
 
-from drf_spectacular.openapi import AutoSchema
+from django.conf import settings
 from drf_spectacular.plumbing import force_instance
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -9,7 +9,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import serializers, viewsets
+from rest_framework import permissions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -20,7 +20,7 @@ from . import expand, filters
 from . import writes as w
 from .access import is_cleared
 from .pagination import InvalidCursor, KeysetPagination, decode_cursor, page_size
-from .problems import InvalidParameters
+from .problems import InvalidParameters, ProblemAutoSchema
 from .registry import resource_for
 from .serializers import LinkSerializer, RecordReferenceSerializer
 from .writes import HistoryMixin, WritableMixin, write_schema
@@ -51,12 +51,21 @@ class TimelineEventSerializer(serializers.Serializer):
     record = RecordReferenceSerializer(help_text="The record behind the event.")
 
 
-class RegisterAutoSchema(AutoSchema):
+class RegisterAutoSchema(ProblemAutoSchema):
     """Fields that appear only with ``?expand=`` are optional in responses, not required.
 
     drf-spectacular marks every read-only field required; expand-only relations (a case's
-    documents, every record's sources) are absent unless asked for.
+    documents, every record's sources) are absent unless asked for. Reads other than a
+    record's history need no authentication (unless REQUIRE_TOKEN_FOR_READS is set), as
+    RegisterPermission decides; the schema says so with an empty security requirement.
     """
+
+    def get_auth(self):
+        auths = super().get_auth()
+        if (self.method in permissions.SAFE_METHODS and not settings.REQUIRE_TOKEN_FOR_READS
+                and getattr(self.view, "action", None) != "history" and {} not in auths):
+            auths.append({})
+        return auths
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
@@ -131,9 +140,10 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
             except ValueError as exc:
                 problems["page_size"] = [str(exc) if "between" in str(exc)
                                          else "Must be a whole number."]
-            if params.get("cursor"):
+            field, _ = self.ordering_for(request)
+            if params.get("cursor") and field in self.ordering_fields:
                 try:
-                    decode_cursor(params["cursor"])
+                    decode_cursor(params["cursor"], self.model._meta.get_field(field))
                 except InvalidCursor as exc:
                     problems["cursor"] = [str(exc)]
         elif self.action == "destroy":
@@ -223,7 +233,7 @@ VIEWSETS = [
     collection(m.Organisation, filters.OrganisationFilterSet, ("created", "modified", "name")),
     collection(m.Party, filters.PartyFilterSet, ("created", "modified", "abbreviation")),
     collection(m.Person, filters.PersonFilterSet, ("created", "modified", "name")),
-    collection(m.Case, filters.CaseFilterSet, ("created", "modified", "title"),
+    collection(m.Case, filters.CaseFilterSet, ("created", "modified"),
                base=CaseViewSetBase, write=w.CaseWriteSerializer, writable=w.CaseWritableMixin,
                examples=[
                    OpenApiParameter(
@@ -233,7 +243,7 @@ VIEWSETS = [
                        examples=[OpenApiExample("As written", "KS 2025/638"),
                                  OpenApiExample("Any case and spacing", "ks2025/638")]),
                ]),
-    collection(m.Document, filters.DocumentFilterSet, ("created", "modified", "date", "title"),
+    collection(m.Document, filters.DocumentFilterSet, ("created", "modified", "date"),
                write=w.DocumentWriteSerializer),
     collection(m.Motion, filters.MotionFilterSet, ("created", "modified", "date", "title"),
                write=w.MotionWriteSerializer),

@@ -6,6 +6,8 @@ ever hard-deleted through the API.
 """
 
 import hashlib
+import re
+from collections.abc import Mapping
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -20,13 +22,13 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from cases import models as m
-from cases.confidentiality import mask_snapshot
+from cases.confidentiality import mask_snapshot, protected_fields
 from cases.context import current_actor
 from cases.services.audit import history
 from cases.services.registration import register_case
 
 from .access import is_cleared
-from .problems import ProblemSerializer
+from .problems import problem_responses
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -68,6 +70,8 @@ class WriteSerializer(serializers.ModelSerializer):
         try:
             return super().to_internal_value(data)
         except serializers.ValidationError as exc:
+            if not isinstance(data, Mapping) or not isinstance(exc.detail, Mapping):
+                raise  # not an object at all: nothing more to check
             # Report the rules between fields too, checked on the fields that did parse.
             errors = dict(exc.detail)
             parsed = {}
@@ -86,6 +90,7 @@ class WriteSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(errors) from exc
 
     def validate(self, attrs):
+        self._check_clearance(attrs)
         candidate = self._candidate(attrs)
         errors = {}
         try:
@@ -101,6 +106,21 @@ class WriteSerializer(serializers.ModelSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+    def _check_clearance(self, attrs):
+        """Without clearance a writer may mark a record confidential, never lift it, nor
+        change (unseen) the protected details of a confidential record."""
+        if self.instance is None or not getattr(self.instance, "confidential", False):
+            return
+        if is_cleared(self.context.get("request")):
+            return
+        guarded = {*protected_fields(type(self.instance)), *CONFIDENTIALITY}
+        touched = sorted(name for name in guarded if name in attrs
+                         and attrs[name] != getattr(self.instance, name))
+        if touched:
+            raise exceptions.PermissionDenied(
+                "Changing the confidentiality or protected details of a confidential record "
+                f"needs clearance ({', '.join(touched)}).")
 
     def _candidate(self, attrs):
         model = self.Meta.model
@@ -123,6 +143,10 @@ class CaseWriteSerializer(WriteSerializer):
                   *CONFIDENTIALITY]
 
 
+LATEST_YEAR = 2100
+SERIES_PREFIX = re.compile(r"^[0-9A-Za-zÅÄÖåäö]{1,12}$")
+
+
 class CaseRegistrationSerializer(CaseWriteSerializer):
     """Registering a case: the register allocates the next number in the series of
     ``registering_organisation`` for ``year`` (default: this year), e.g. KS 2026/7."""
@@ -130,11 +154,23 @@ class CaseRegistrationSerializer(CaseWriteSerializer):
     registering_organisation = LiveRelatedField(
         queryset=m.Organisation.objects.all(),
         help_text="The organisation in whose register the case is entered.")
-    year = serializers.IntegerField(required=False, min_value=1900, max_value=2100,
+    year = serializers.IntegerField(required=False, min_value=1900, max_value=LATEST_YEAR,
                                     help_text="Registration year; default the current year.")
 
     class Meta(CaseWriteSerializer.Meta):
         fields = [*CaseWriteSerializer.Meta.fields, "registering_organisation", "year"]
+
+    def validate_year(self, year):
+        if year > timezone.localdate().year + 1:
+            raise serializers.ValidationError("At most next year.")
+        return year
+
+    def validate_registering_organisation(self, organisation):
+        if not SERIES_PREFIX.match(organisation.short_name):
+            raise serializers.ValidationError(
+                "This organisation keeps no register of its own: it has no series prefix "
+                "(short name such as KS).")
+        return organisation
 
 
 def write_serializer(model, field_names):
@@ -183,12 +219,14 @@ class LinkWriteSerializer(WriteSerializer):
         errors = {}
         for side in ("source", "target"):
             name = attrs.get(f"{side}_type", getattr(self.instance, f"{side}_type", None))
+            pk = attrs.get(f"{side}_id", getattr(self.instance, f"{side}_id", None))
+            if name is None or pk is None:
+                continue  # reported as a missing field already
             if isinstance(name, str):
                 content_type = ContentType.objects.get(app_label="cases", model=name)
                 attrs[f"{side}_type"] = content_type
             else:
                 content_type = name
-            pk = attrs.get(f"{side}_id", getattr(self.instance, f"{side}_id", None))
             model = content_type.model_class()
             if not model.objects.filter(pk=pk, voided_at__isnull=True).exists():
                 errors[f"{side}_id"] = [f"No live {content_type.model} with id {pk}."]
@@ -198,7 +236,7 @@ class LinkWriteSerializer(WriteSerializer):
 
 
 class VoidSerializer(serializers.Serializer):
-    reason = serializers.CharField(min_length=3, max_length=2000,
+    reason = serializers.CharField(min_length=3, max_length=500,
                                    help_text="Why the record is voided.")
 
 
@@ -224,8 +262,7 @@ def current_etag(view, instance) -> str:
     return quote_etag(hashlib.md5(content, usedforsecurity=False).hexdigest())
 
 
-PROBLEM_RESPONSES = {code: ProblemSerializer for code in (400, 401, 403, 404, 409, 412, 413,
-                                                          415, 428)}
+PROBLEM_RESPONSES = problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 428)
 
 
 class WritableMixin:
@@ -311,8 +348,8 @@ class CaseWritableMixin(WritableMixin):
 class HistoryMixin:
     """GET <record>/history/: the record's audit trail, for authenticated clients."""
 
-    @extend_schema(responses={200: HistoryEntrySerializer(many=True), 401: ProblemSerializer,
-                              403: ProblemSerializer, 404: ProblemSerializer},
+    @extend_schema(responses={200: HistoryEntrySerializer(many=True),
+                              **problem_responses(401, 403, 404)},
                    summary="Change history of this record",
                    description="Every create, update and void, via the API or the admin: who, "
                                "when, the request id, and the values before and after. Needs "
@@ -347,6 +384,7 @@ def write_schema(viewset, model):
     from .registry import resource_for
 
     full = resource_for(model).full
+    reason = VoidSerializer().fields["reason"]
     return {
         "create": extend_schema(summary=f"Create a {label}",
                                 responses={201: full, **PROBLEM_RESPONSES}),
@@ -359,8 +397,10 @@ def write_schema(viewset, model):
             summary=f"Void a {label}",
             description="Voids the record (makulering): it leaves normal lists, appears as a "
                         "tombstone in sync, and stays readable by id. Nothing is deleted.",
-            parameters=[if_match, OpenApiParameter("reason", str, required=True,
-                                                   description="Why the record is voided.")],
+            parameters=[if_match, OpenApiParameter(
+                "reason", {"type": "string", "minLength": reason.min_length,
+                           "maxLength": reason.max_length},
+                required=True, description=reason.help_text)],
             responses={200: full, **PROBLEM_RESPONSES}),
     }
 

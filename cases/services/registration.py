@@ -13,7 +13,10 @@ LOCK_NAMESPACE = 4_242
 
 
 def series_label(organisation: Organisation) -> str:
-    return organisation.short_name or organisation.name
+    """The prefix of the organisation's series, its short name (KS in KS 2026/1)."""
+    if not organisation.short_name:
+        raise ValueError(f"{organisation} has no short name to number its series with")
+    return organisation.short_name
 
 
 def allocate_number(*, organisation: Organisation, year: int) -> tuple[str, int]:
@@ -41,6 +44,8 @@ def register_case(*, registering_organisation: Organisation, year: int | None = 
         raise ValueError("year out of range")
     case = Case.objects.create(**fields)
     number, serial = allocate_number(organisation=registering_organisation, year=year)
-    RegistrationNumber.objects.create(case=case, organisation=registering_organisation,
+    registration = RegistrationNumber(case=case, organisation=registering_organisation,
                                       number=number, year=year, serial=serial)
+    registration.full_clean()
+    registration.save()
     return case
