@@ -30,7 +30,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from cases import models as m
-from cases.admin.base import guard
+from cases.admin.confidentiality import guard
 from cases.api.registry import resource_for
 from cases.api.views import VIEWSETS
 from cases.context import Actor, acting_as

@@ -8,7 +8,7 @@ from cases.confidentiality import mask_snapshot, protected_fields
 from cases.models import ApiToken, AuditEntry
 from cases.services.tokens import set_key
 
-from .base import ConfidentialityAdminMixin, public_json
+from .confidentiality import ConfidentialityAdminMixin, public_json
 
 
 @admin.register(ApiToken)

@@ -5,7 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.models import Link, Provenance
 
-from .base import RegisterAdmin, public_label
+from .base import RegisterAdmin
+from .confidentiality import public_label
 
 
 @admin.register(Link)

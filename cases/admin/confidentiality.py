@@ -1,0 +1,454 @@
+"""Confidentiality in the admin: a staff user without the permission ``cases.view_confidential``
+sees a confidential case or document as its public registration entry, as API clients without
+clearance do. Its protected fields (``PROTECTED_FIELDS``) are shown masked and read-only, the
+quotes of its passages are withheld, lists and labels name it by its public title, and search
+and changelist filters never match on what is withheld.
+"""
+
+import json
+
+from django.contrib import admin
+from django.contrib.admin import helpers
+from django.contrib.admin.options import InlineModelAdmin
+from django.contrib.admin.utils import (
+    NotRelationField,
+    get_fields_from_path,
+    label_for_field,
+    unquote,
+)
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.core.exceptions import FieldDoesNotExist
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from cases.confidentiality import is_confidential, protected_fields
+from cases.models import Link, Provenance
+
+PERMISSION = "cases.view_confidential"
+WITHHELD = _("Withheld: confidential")
+PREFIX = "masked_"  # a masked stand-in for a column or field, resolved by __getattr__
+LABEL = "masked_label"  # the masked stand-in for __str__
+
+# Passages quote their document: they are protected when the document is confidential.
+QUOTE_FIELDS = ("exact", "prefix", "suffix")
+
+
+def is_cleared(request) -> bool:
+    """May this admin user see the protected details of confidential records?"""
+    user = getattr(request, "user", None)
+    return bool(user and user.is_active and user.has_perm(PERMISSION))
+
+
+def guard(model) -> tuple[tuple[str, ...], str | None]:
+    """(protected fields, lookup of the flag that protects them) of a model's rows."""
+    if protected_fields(model):
+        return tuple(protected_fields(model)), "confidential"
+    if model is Provenance:
+        return QUOTE_FIELDS, "document__confidential"
+    return (), None
+
+
+def row_protected(obj) -> bool:
+    """Whether this row's protected fields are withheld from readers without clearance."""
+    _fields, flag = guard(type(obj))
+    if flag is None:
+        return False
+    value = obj
+    for part in flag.split("__"):
+        value = getattr(value, part, None)
+    return bool(value)
+
+
+def label_may_hide(model) -> bool:
+    """Whether ``str()`` of a record of this model can contain protected text."""
+    return bool(guard(model)[1]) or model is Link
+
+
+def public_label(obj) -> str:
+    """``str(obj)`` as a reader without clearance may see it."""
+    if obj is None:
+        return ""
+    if is_confidential(obj):
+        return obj.public_title
+    if isinstance(obj, Provenance):
+        return f"{obj.document.source_file or public_label(obj.document)}: {obj.start}–{obj.end}"
+    if isinstance(obj, Link):
+        return f"{public_label(obj.source)} –{obj.get_type_display()}→ {public_label(obj.target)}"
+    return str(obj)
+
+
+def public_value(obj, name):
+    """A field's value as a reader without clearance may see it."""
+    if name in guard(type(obj))[0] and row_protected(obj):
+        return obj.public_title if name == "title" and hasattr(obj, "public_title") else WITHHELD
+    return getattr(obj, name)
+
+
+def search_guard(model, path: str) -> str | None:
+    """The flag lookup that protects the field a search or filter ``path`` reaches, if any.
+
+    ``case__title`` on a registration number is protected by ``case__confidential``,
+    ``title__icontains`` on a case by ``confidential``, ``number`` by nothing.
+    """
+    prefix: list[str] = []
+    current = model
+    for part in path.lstrip("^=@").split("__"):
+        try:
+            field = current._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None  # a lookup after a relation, or no field at all
+        if field.is_relation and field.related_model is not None:
+            prefix.append(part)
+            current = field.related_model
+            continue
+        fields, flag = guard(current)
+        return "__".join([*prefix, flag]) if part in fields else None
+    return None
+
+
+def _has_field(model, name) -> bool:
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
+
+
+def _unique(names) -> list:
+    seen, result = set(), []
+    for name in names:
+        key = name if isinstance(name, str) else id(name)
+        if key not in seen:
+            seen.add(key)
+            result.append(name)
+    return result
+
+
+class Masked:
+    """A record that reads as its public label (in page titles, breadcrumbs, inline rows)."""
+
+    def __init__(self, obj, label: str):
+        self._obj, self._label = obj, label
+
+    def __getattr__(self, name):
+        return getattr(self._obj, name)
+
+    def __str__(self):
+        return self._label
+
+
+class PublicInlineAdminFormSet(helpers.InlineAdminFormSet):
+    """Inline rows titled by their public label."""
+
+    def __iter__(self):
+        for inline_form in super().__iter__():
+            if inline_form.original is not None:
+                inline_form.original = Masked(inline_form.original,
+                                              public_label(inline_form.original))
+            yield inline_form
+
+
+class PublicRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A changelist filter by a related record, its choices named by their public labels."""
+
+    def field_choices(self, field, request, model_admin):
+        if is_cleared(request):
+            return super().field_choices(field, request, model_admin)
+        related = field.remote_field.model._default_manager.complex_filter(
+            field.get_limit_choices_to())
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            related = related.order_by(*ordering)
+        return [(obj.pk, public_label(obj)) for obj in related]
+
+
+class PublicAutocompleteJsonView(AutocompleteJsonView):
+    """Autocomplete answers that name records by their public labels (the search behind
+    them is the model admin's, which already ignores what is withheld)."""
+
+    def serialize_result(self, obj, to_field_name):
+        result = super().serialize_result(obj, to_field_name)
+        if not is_cleared(self.request):
+            result["text"] = public_label(obj)
+        return result
+
+
+class MaskingMixin:
+    """For model admins and inlines: protected values are masked and read-only for users
+    without clearance, and related records are named by their public labels.
+
+    A masked stand-in for a column or field ``name`` is named ``masked_<name>`` (``__str__``:
+    ``masked_label``) and shows ``masked_value(obj, name)``.
+    """
+
+    confidential_columns: tuple[str, ...] = ()  # further names to mask (custom columns)
+
+    def __getattr__(self, name):
+        if not name.startswith(PREFIX):
+            raise AttributeError(name)
+        original = "__str__" if name == LABEL else name[len(PREFIX):]
+
+        def column(obj):
+            return self.masked_value(obj, original)
+
+        column.short_description = label_for_field(original, self.model, self)
+        column.admin_order_field = None
+        return column
+
+    def masked_value(self, obj, name):
+        """What a reader without clearance sees of the column or field ``name`` of ``obj``."""
+        if name == "__str__":
+            return public_label(obj)
+        if name in guard(type(obj))[0]:
+            return public_value(obj, name)
+        if self._points_to_labelled(name):
+            return public_label(getattr(obj, name))
+        value = getattr(self, name, None)
+        if callable(value):
+            return value(obj)
+        return getattr(obj, name)
+
+    def _points_to_labelled(self, name) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            fields = get_fields_from_path(self.model, name)
+        except (FieldDoesNotExist, NotRelationField):
+            return False
+        last = fields[-1]
+        return bool(last.is_relation and last.related_model is not None
+                    and (last.many_to_one or last.one_to_one)
+                    and label_may_hide(last.related_model))
+
+    def _masked_name(self, name):
+        """The masked stand-in for a column or read-only field, or the name itself."""
+        if not isinstance(name, str) or name.startswith(PREFIX):
+            return name
+        if name == "__str__":
+            return LABEL if label_may_hide(self.model) else name
+        if (name in self.confidential_columns or name in guard(self.model)[0]
+                or self._points_to_labelled(name)):
+            return PREFIX + name
+        return name
+
+    def _guards_every_row(self, obj) -> bool:
+        """Whether the protected fields are read-only on this page: on a protected record's
+        page, and always in inlines (whose rows can differ)."""
+        if isinstance(self, InlineModelAdmin):
+            return bool(guard(self.model)[1])
+        return obj is not None and row_protected(obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        names = list(super().get_readonly_fields(request, obj))
+        if is_cleared(request):
+            return names
+        names = [self._masked_name(name) for name in names]
+        if self._guards_every_row(obj):
+            fields, flag = guard(self.model)
+            names += [PREFIX + field for field in fields if _has_field(self.model, field)]
+            if flag == "confidential":
+                names.append("confidential")  # declassifying needs clearance
+        return _unique(names)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if is_cleared(request):
+            return fieldsets
+        readonly = {n for n in super().get_readonly_fields(request, obj) if isinstance(n, str)}
+        view_only = obj is not None and not self.has_change_permission(request, obj)
+        guarded = self._guards_every_row(obj)
+        protected = guard(self.model)[0]
+
+        def masked(name):
+            if not isinstance(name, str):
+                return name
+            if name in self.confidential_columns or view_only or name in readonly:
+                return self._masked_name(name)
+            if guarded and name in protected:
+                return PREFIX + name
+            return name
+
+        seen: set = set()
+
+        def line(names):
+            result = []
+            for name in names:
+                name = masked(name)
+                key = name if isinstance(name, str) else id(name)
+                if key not in seen:
+                    seen.add(key)
+                    result.append(name)
+            return result
+
+        result = []
+        for title, options in fieldsets:
+            fields = []
+            for entry in options.get("fields", ()):
+                if isinstance(entry, (list, tuple)):
+                    entry = tuple(line(entry))
+                    if entry:
+                        fields.append(entry)
+                else:
+                    fields.extend(line([entry]))
+            if guarded and "confidential" in fields and "confidentiality_basis" in fields:
+                # Made read-only here, it would drop to the end: keep it by its legal basis.
+                fields.remove("confidential")
+                fields.insert(fields.index("confidentiality_basis"), "confidential")
+            result.append((title, {**options, "fields": fields}))
+        return result
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and not is_cleared(request) and label_may_hide(
+                db_field.related_model):
+            field.label_from_instance = public_label
+        return field
+
+
+class ConfidentialityAdminMixin(MaskingMixin):
+    """For model admins: lists, search, filters, change and history pages, messages and the
+    admin log show a confidential record's public registration entry to users without
+    clearance."""
+
+    def get_list_display(self, request):
+        names = super().get_list_display(request)
+        if is_cleared(request):
+            return names
+        return [self._masked_name(name) for name in names]
+
+    def get_list_display_links(self, request, list_display):
+        links = super().get_list_display_links(request, list_display)
+        if is_cleared(request) or not links:
+            return links
+        return [self._masked_name(name) for name in links]
+
+    def get_list_select_related(self, request):
+        related = super().get_list_select_related(request)
+        if related is not False:
+            return related
+        # Masked columns are not fields, so Django would not join their records by itself.
+        return [name for name in self.list_display if isinstance(name, str)
+                and _is_foreign_key(self.model, name)] or False
+
+    def get_list_filter(self, request):
+        return [(name, PublicRelatedFieldListFilter)
+                if isinstance(name, str) and self._points_to_labelled(name) else name
+                for name in super().get_list_filter(request)]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if request is not None and not is_cleared(request) and search_guard(self.model, lookup):
+            return False  # no filtering by what is withheld (?title__icontains=...)
+        return super().lookup_allowed(lookup, value, request)
+
+    # --- search: never a match on what is withheld
+
+    def get_search_fields(self, request):
+        fields = list(super().get_search_fields(request))
+        if is_cleared(request) or getattr(request, "_search_withheld", False):
+            return fields
+        safe = []
+        for path in fields:
+            if search_guard(self.model, path) is None:
+                safe.append(path)
+            elif path.lstrip("^=@").split("__")[-1] == "title":
+                public = path[: len(path) - len("title")] + "public_title"
+                if search_guard(self.model, public) is None and _resolves(self.model, public):
+                    safe.append(public)  # the public title stands in for the title
+        return _unique(safe)
+
+    def get_search_results(self, request, queryset, search_term):
+        if is_cleared(request) or not search_term:
+            return super().get_search_results(request, queryset, search_term)
+        public, duplicates = super().get_search_results(request, queryset, search_term)
+        flags = {search_guard(self.model, path)
+                 for path in super().get_search_fields(request)} - {None}
+        if not flags:
+            return public, duplicates
+        open_rows = queryset
+        for flag in flags:
+            open_rows = open_rows.exclude(**{flag: True})
+        request._search_withheld = True  # rows not protected are searched on every field
+        try:
+            everything, _ = super().get_search_results(request, open_rows, search_term)
+        finally:
+            del request._search_withheld
+        return queryset.filter(Q(pk__in=public.values("pk"))
+                               | Q(pk__in=everything.values("pk"))), False
+
+    # --- pages, messages and the log
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="",
+                           obj=None):
+        if obj is not None and not is_cleared(request):
+            label = public_label(obj)
+            context["subtitle"] = label
+            context["original"] = Masked(obj, label)
+        return super().render_change_form(request, context, add=add, change=change,
+                                          form_url=form_url, obj=obj)
+
+    def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
+        inline_formsets = super().get_inline_formsets(request, formsets, inline_instances, obj)
+        if not is_cleared(request):
+            for inline_formset in inline_formsets:
+                inline_formset.__class__ = PublicInlineAdminFormSet
+        return inline_formsets
+
+    def history_view(self, request, object_id, extra_context=None):
+        if not is_cleared(request):
+            obj = self.get_object(request, unquote(object_id))
+            if obj is not None:
+                label = public_label(obj)
+                extra_context = {**(extra_context or {}), "object": Masked(obj, label),
+                                 "title": gettext("Change history: %s") % label}
+        return super().history_view(request, object_id, extra_context)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if not is_cleared(request):
+            obj = Masked(obj, public_label(obj))
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if not is_cleared(request):
+            obj = Masked(obj, public_label(obj))
+        return super().response_change(request, obj)
+
+    def log_addition(self, request, obj, message):
+        return _public_log_entry(super().log_addition(request, obj, message), obj)
+
+    def log_change(self, request, obj, message):
+        return _public_log_entry(super().log_change(request, obj, message), obj)
+
+    def action_checkbox(self, obj):
+        return super().action_checkbox(Masked(obj, public_label(obj)))
+
+
+def _is_foreign_key(model, name) -> bool:
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return bool(field.many_to_one or field.one_to_one)
+
+
+def _resolves(model, path) -> bool:
+    try:
+        get_fields_from_path(model, path.lstrip("^=@"))
+    except (FieldDoesNotExist, NotRelationField):
+        return False
+    return True
+
+
+def _public_log_entry(entry, obj):
+    """The admin log (recent actions) names a confidential record by its public title."""
+    label = public_label(obj)
+    if entry is not None and label != str(obj):
+        entry.object_repr = label[:200]
+        entry.save(update_fields=["object_repr"])
+    return entry
+
+
+def public_json(values) -> str:
+    return "" if values is None else json.dumps(values, ensure_ascii=False,
+                                                cls=DjangoJSONEncoder)
