@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: setup run test lint format diagram messages db-stop clean schema clients
+.PHONY: setup run test lint format diagram messages db-stop clean bench schema clients
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,16 @@ diagram: $(VENV)/.installed
 # Update the Swedish translation catalogue after changing translatable strings.
 messages: $(VENV)/.installed
 	$(PY) manage.py makemessages --locale sv --ignore '.venv/*' --no-obsolete
+
+# Benchmarks on a generated register in its own database (not part of `make test`).
+BENCH_CASES ?= 1000000
+bench: $(VENV)/.installed
+	command -v wrk >/dev/null || apt-get install -y -qq wrk || echo "no wrk: HTTP part skipped"
+	$(VENV)/bin/pybabel compile --domain django --directory locale >/dev/null
+	URL=$$($(PY) -m caseregister.embedded_db reset caseregister_bench) && \
+	DATABASE_URL=$$URL $(PY) manage.py migrate --noinput -v0 && \
+	DATABASE_URL=$$URL $(PY) manage.py generate_register --cases $(BENCH_CASES) && \
+	DATABASE_URL=$$URL $(PY) manage.py bench --write
 
 db-stop:
 	$(PY) -m caseregister.embedded_db stop

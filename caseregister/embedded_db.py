@@ -67,10 +67,22 @@ def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
+def reset_database(database: str) -> str:
+    """Drop and create ``database`` on the embedded server; return its URL."""
+    admin_url = database_url(database="postgres")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(database)))
+    return database_url(database=database)
+
+
 if __name__ == "__main__":
     import sys
 
-    if sys.argv[1:] == ["stop"]:
-        print("stopped" if stop() else "not running")
-    else:
-        print(database_url())
+    match sys.argv[1:]:
+        case ["stop"]:
+            print("stopped" if stop() else "not running")
+        case ["reset", name]:
+            print(reset_database(name))
+        case _:
+            print(database_url())
