@@ -95,12 +95,27 @@ def cleared(serializer) -> bool:
     return request._cleared
 
 
+_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+_PATHS: dict[str, str] = {}
+
+
 def record_url(obj, request) -> str | None:
+    """The record's absolute URL. Resolved once per collection and once per request, then
+    filled in: reverse() for every record of a page was a fifth of a list's time."""
     resource = resource_or_none(type(obj))
     if resource is None or not resource.collection:
         return None
-    path = reverse(f"api:{resource.basename}-detail", args=[obj.pk])
-    return request.build_absolute_uri(path) if request else path
+    template = _PATHS.get(resource.basename)
+    if template is None:
+        template = _PATHS[resource.basename] = reverse(f"api:{resource.basename}-detail",
+                                                       args=[_PLACEHOLDER])
+    path = template.replace(_PLACEHOLDER, str(obj.pk))
+    if request is None:
+        return path
+    origin = getattr(request, "_origin", None)
+    if origin is None:
+        origin = request._origin = request.build_absolute_uri("/")[:-1]
+    return origin + path
 
 
 COMMON = ["id", "url", "created", "modified", "voided_at", "void_reason", "voided_by", "sources"]
