@@ -63,11 +63,6 @@ NOT_FREE_TEXT = {"expand", "cursor", "ordering", "page_size"}
 EXPAND_DEPTH = 2
 REGISTERED = [model for model in admin.site._registry if model._meta.app_label == "cases"]
 
-# Filters of the API that match on protected text for readers without clearance: a reader can
-# confirm a guess of a confidential title or text by whether the record is listed. Known
-# leaks, reported to the confidentiality work; strict, so the fix turns these into failures
-# that say "remove me from this list".
-KNOWN_FILTER_LEAKS: set = set()
 
 
 # --- the planted secret ------------------------------------------------------------------
@@ -470,11 +465,7 @@ def _filter_cases():
             continue
         for param in op.get("parameters", []):
             if _free_text(param):
-                known = (operation_id, param["name"]) in KNOWN_FILTER_LEAKS
-                marks = [pytest.mark.xfail(strict=True, reason="known leak: the filter matches "
-                                           "protected text for readers without clearance")
-                         ] if known else []
-                yield pytest.param(operation_id, param["name"], marks=marks,
+                yield pytest.param(operation_id, param["name"],
                                    id=f"{operation_id}-{param['name']}")
 
 
