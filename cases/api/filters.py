@@ -162,6 +162,12 @@ def organisation_ref(field_name: str, help_text: str) -> RecordFilter:
     return RecordFilter(field_name=field_name, lookups=ORGANISATION_KEYS, help_text=help_text)
 
 
+def case_number_filter() -> RegistrationNumberFilter:
+    """A record of a case, found by any registration number of that case."""
+    return RegistrationNumberFilter(field_name="case",
+                                    help_text="A registration number of the case.")
+
+
 def case_filter(field_name="case") -> df.UUIDFilter:
     return df.UUIDFilter(field_name=field_name, help_text="Id of the case.")
 
@@ -279,8 +285,7 @@ class CaseFilterSet(RegisterFilterSet):
 
 class DocumentFilterSet(RegisterFilterSet):
     case = case_filter()
-    registration_number = RegistrationNumberFilter(field_name="case",
-                                                   help_text="A registration number of the case.")
+    registration_number = case_number_filter()
     title = protected("title", "Title")
     text = protected("text", "Full text")
     type = df.ChoiceFilter(choices=m.DocumentType.choices, help_text="Document type.")
@@ -299,8 +304,7 @@ class DocumentFilterSet(RegisterFilterSet):
 
 class MotionFilterSet(RegisterFilterSet):
     case = case_filter()
-    registration_number = RegistrationNumberFilter(field_name="case",
-                                                   help_text="A registration number of the case.")
+    registration_number = case_number_filter()
     title = contains("title", "Title")
     party = RecordFilter(field_name="authors__party", lookups=("abbreviation", "name"),
                          help_text="An author's party by id, abbreviation or name, e.g. L.")
@@ -315,8 +319,7 @@ class MotionFilterSet(RegisterFilterSet):
 
 class ReferralFilterSet(RegisterFilterSet):
     case = case_filter()
-    registration_number = RegistrationNumberFilter(field_name="case",
-                                                   help_text="A registration number of the case.")
+    registration_number = case_number_filter()
     title = contains("title", "Title")
     sender = organisation_ref("sender", "Sender by id, short name or name.")
     consulted = organisation_ref("consulted_bodies__organisation",
@@ -344,8 +347,7 @@ class ReferralResponseFilterSet(RegisterFilterSet):
 
 class DecisionFilterSet(RegisterFilterSet):
     case = case_filter()
-    registration_number = RegistrationNumberFilter(field_name="case",
-                                                   help_text="A registration number of the case.")
+    registration_number = case_number_filter()
     kind = df.ChoiceFilter(choices=m.DecisionKind.choices, help_text="Proposed or decided.")
     organisation = organisation_ref("organisation", "Deciding body by id, short name or name.")
     proposed_by = organisation_ref("proposed_by", "Proposing body by id, short name or name.")
