@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from cases.admin.overview import overview_view
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/oversikt/", admin.site.admin_view(overview_view), name="case_overview"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("cases.api.urls")),
 ]

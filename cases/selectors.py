@@ -72,3 +72,63 @@ def _partial(date, precision) -> str:
     if precision == m.DatePrecision.YEAR:
         return str(date.year)
     return date.isoformat()
+
+
+def case_records(case) -> list:
+    """The case and every live record of its story: numbers, documents, motions (with
+    authors and proposals), referrals (with consulted bodies and responses), decisions (with
+    points) and activities."""
+    live = {"voided_at__isnull": True}
+    motions = list(case.motions.filter(**live))
+    referrals = list(case.referrals.filter(**live))
+    decisions = list(case.decisions.filter(**live))
+    return [
+        case,
+        *case.registration_numbers.filter(**live),
+        *case.documents.filter(**live),
+        *motions,
+        *m.MotionAuthor.objects.filter(motion__in=motions, **live),
+        *m.MotionProposal.objects.filter(motion__in=motions, **live),
+        *referrals,
+        *m.ConsultedBody.objects.filter(referral__in=referrals, **live),
+        *m.ReferralResponse.objects.filter(referral__in=referrals, **live),
+        *decisions,
+        *m.DecisionPoint.objects.filter(decision__in=decisions, **live),
+        *case.activities.filter(**live),
+    ]
+
+
+def _by_type(records) -> dict:
+    """{content type: [ids]} of ``records``, for one query per type."""
+    grouped: dict = {}
+    for record in records:
+        grouped.setdefault(ContentType.objects.get_for_model(record), []).append(record.pk)
+    return grouped
+
+
+def _any_of(records, type_field: str, id_field: str) -> Q:
+    condition = Q(pk__in=[])
+    for content_type, ids in _by_type(records).items():
+        condition |= Q(**{type_field: content_type, f"{id_field}__in": ids})
+    return condition
+
+
+def links_of_records(records):
+    """Every live link from or to any of ``records``, oldest first."""
+    return m.Link.objects.filter(
+        _any_of(records, "source_type", "source_id") | _any_of(records, "target_type",
+                                                               "target_id"),
+        voided_at__isnull=True,
+    ).select_related("source_type", "target_type").order_by("created", "id")
+
+
+def passages_of_records(records):
+    """The source passages of ``records``, in document order."""
+    return m.Provenance.objects.filter(_any_of(records, "content_type", "object_id")) \
+        .select_related("document", "content_type").order_by("document__date", "start", "id")
+
+
+def audit_of_records(records):
+    """The audit entries of ``records``, newest first."""
+    return m.AuditEntry.objects.filter(_any_of(records, "content_type", "object_id")) \
+        .select_related("content_type").order_by("-occurred_at", "-id")

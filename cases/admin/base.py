@@ -2,20 +2,39 @@
 no hard delete, and (from ``confidentiality``) masking for staff without clearance."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path, unquote
 from django.contrib.contenttypes.admin import GenericTabularInline
-from django.utils.html import format_html
+from django.contrib.postgres.search import SearchQuery
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db import connection, models, transaction
+from django.db.models import Q
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Provenance
+from cases.models import Provenance, SearchEntry
+from cases.models.search import SEARCH_CONFIG
+from cases.search import KINDS
+from cases.services.audit import history
+from cases.services.voiding import void_record
 
 from .confidentiality import (
     WITHHELD,
     ConfidentialityAdminMixin,
     MaskingMixin,
     PublicAutocompleteJsonView,
+    is_cleared,
+    public_label,
     row_protected,
 )
+from .history import Labels, admin_url, describe, describe_all
 
 
 class ProvenanceInline(MaskingMixin, GenericTabularInline):
@@ -54,7 +73,8 @@ class ProvenanceInline(MaskingMixin, GenericTabularInline):
 
 
 class VersionedForm(forms.ModelForm):
-    """Refuses to save a form edited from a version someone else has since changed."""
+    """Refuses to save a form edited from a version someone else has since changed, and
+    says who changed what since (from the audit trail), with a link to the history."""
 
     edited_version = forms.CharField(widget=forms.HiddenInput, required=False)
 
@@ -70,18 +90,42 @@ class VersionedForm(forms.ModelForm):
             current = type(self.instance).objects.select_for_update().filter(
                 pk=self.instance.pk).values_list("modified", flat=True).first()
             if current is None or cleaned.get("edited_version") != current.isoformat():
-                raise forms.ValidationError(
-                    _("Someone else changed this record after you opened it, so your changes "
-                      "were not saved. Open the record again to see the current version (its "
-                      "history shows what changed), then make your changes again."),
-                    code="stale")
+                raise forms.ValidationError(self._stale_message(cleaned.get("edited_version")),
+                                            code="stale")
         return cleaned
+
+    def _stale_message(self, edited_version):
+        since = parse_datetime(edited_version or "")
+        entries = history(self.instance).select_related("content_type")
+        if since:
+            entries = entries.filter(occurred_at__gt=since)
+        changed = [describe(entry, cleared=False, labels=Labels()) for entry in entries]
+        summary = format_html_join(
+            "", "<li>{} ({}): {}</li>",
+            ((date_format(localtime(c["entry"].occurred_at), "SHORT_DATETIME_FORMAT"),
+              c["entry"].actor, ", ".join(change["field"] for change in c["changes"]) or "–")
+             for c in changed))
+        url = reverse(f"admin:{self._meta.model._meta.app_label}_"
+                      f"{self._meta.model._meta.model_name}_history", args=[self.instance.pk])
+        return format_html(
+            "{} <ul>{}</ul><a href=\"{}\" class=\"stale-history\">{}</a>",
+            _("Someone else changed this record after you opened it, so your changes were not "
+              "saved. Open the record again to see the current version, then make your "
+              "changes again. Changed since you opened it:"),
+            summary, url, _("See what changed"))
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), min_length=3, max_length=500,
+                             widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text=_("Why the record is voided; kept with the record."))
 
 
 class RegisterAdmin(ConfidentialityAdminMixin, admin.ModelAdmin):
     """Base admin for every register model: timestamps read-only, provenance inline, no
-    hard delete, no saving over a colleague's newer change, and confidential details only
-    for those cleared."""
+    hard delete (void with a reason instead), no saving over a colleague's newer change,
+    the audit trail as history, Swedish full-text search, and confidential details only for
+    those cleared."""
 
     form = VersionedForm
     readonly_fields = ("id", "created", "modified", "voided_at", "void_reason", "voided_by")
@@ -91,8 +135,114 @@ class RegisterAdmin(ConfidentialityAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # registered records are voided, never deleted
 
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.voided_at:
+            return False  # a voided record stays as it was voided
+        return super().has_change_permission(request, obj)
+
+    def has_void_permission(self, request, obj=None):
+        return (request.user.has_perm("cases.void_record")
+                and (obj is None or obj.voided_at is None))
+
     def get_inlines(self, request, obj):
         return [*self.inlines, ProvenanceInline]
+
+    # --- pages: void, history, and the buttons that lead there
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/void/", self.admin_site.admin_view(self.void_view),
+                 name=f"{self.opts.app_label}_{self.opts.model_name}_void"),
+            *super().get_urls(),
+        ]
+
+    def record_tools(self, request, obj) -> list[tuple[str, str]]:
+        """(label, url) of the buttons on a record's page, next to its history."""
+        tools = []
+        if request.user.has_perm("cases.add_link"):
+            tools.append((gettext("Link"), reverse("admin:cases_link_from", args=[
+                obj._meta.app_label, obj._meta.model_name, obj.pk])))
+        if self.has_void_permission(request, obj):
+            tools.append((gettext("Void"), reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_void", args=[obj.pk])))
+        return tools
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None:
+            extra_context = {**(extra_context or {}),
+                             "record_tools": self.record_tools(request, obj)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def void_view(self, request, object_id):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_void_permission(request, obj):
+            raise PermissionDenied
+        form = VoidForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            with transaction.atomic():
+                locked = type(obj).objects.select_for_update().get(pk=obj.pk)
+                if locked.voided_at is None:
+                    void_record(record=locked, reason=form.cleaned_data["reason"])
+            self.message_user(request, gettext("“%(record)s” was voided.") % {
+                "record": public_label(obj)}, messages.SUCCESS)
+            return redirect(admin_url(obj))
+        return TemplateResponse(request, "admin/cases/void.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "form": form,
+            "object": public_label(obj), "original": obj,
+            "title": gettext("Void %(record)s") % {"record": public_label(obj)},
+        })
+
+    def history_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        entries = history(obj).select_related("content_type").reverse()
+        label = public_label(obj) if not is_cleared(request) else str(obj)
+        return TemplateResponse(request, "admin/cases/record_history.html", {
+            **self.admin_site.each_context(request), "opts": self.opts,
+            "object": label, "original": obj, "changes": describe_all(entries, request),
+            "title": gettext("Change history: %s") % label, "subtitle": None,
+        })
+
+    # --- search: the API's Swedish full-text matching, and diacritics ignored everywhere
+
+    def get_search_fields(self, request):
+        return [_unaccented(self.model, name) for name in super().get_search_fields(request)]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return super().get_search_results(request, queryset, search_term)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT unaccent(%s)", [term])
+            plain = cursor.fetchone()[0]
+        matches, duplicates = super().get_search_results(request, queryset, plain)
+        if self.model not in KINDS:
+            return matches, duplicates
+        # Only public entries of confidential records are indexed: nothing withheld matches.
+        fulltext = SearchEntry.objects.filter(
+            content_type__app_label=self.opts.app_label, content_type__model=self.opts.model_name,
+            vector=SearchQuery(term, config=SEARCH_CONFIG, search_type="websearch"),
+        ).values("object_id")
+        return queryset.filter(Q(pk__in=matches.values("pk")) | Q(pk__in=fulltext)), False
+
+
+def _unaccented(model, name):
+    """``title`` → ``title__unaccent`` for a text field searched with icontains."""
+    if not isinstance(name, str) or name[:1] in "^=@":
+        return name
+    try:
+        field = get_fields_from_path(model, name)[-1]
+    except (FieldDoesNotExist, NotRelationField):
+        return name
+    if isinstance(field, (models.CharField, models.TextField)):
+        return f"{name}__unaccent"
+    return name
 
 
 class PartInline(MaskingMixin, admin.TabularInline):

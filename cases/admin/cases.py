@@ -1,6 +1,13 @@
 """Admin for cases and what hangs off them: documents, motions, referrals, decisions."""
 
+import datetime
+
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from cases.models import (
     Activity,
@@ -20,6 +27,70 @@ from cases.models import (
 )
 
 from .base import PartInline, RegisterAdmin
+from .registering import register_incoming_view
+from .story import case_story_view
+
+EDIT_ANY_CASE = "cases.change_case"
+EDIT_OWN_CASES = "cases.change_own_case"
+
+
+class OwnCasesOnly:
+    """Case officers (who may edit only the cases they own) add and change the records of
+    those cases only; registrars, with the right to edit every case, are not limited."""
+
+    def _own_cases_only(self, request) -> bool:
+        return not request.user.has_perm(EDIT_ANY_CASE)
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        return (obj is None or not self._own_cases_only(request)
+                or obj.case.owner_id == request.user.pk)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "case" and field is not None and self._own_cases_only(request):
+            field.queryset = field.queryset.filter(owner=request.user)
+        return field
+
+
+class DueDateFilter(admin.SimpleListFilter):
+    """Referrals (or consulted bodies) by their response due date: passed, the next two
+    weeks, later, or none."""
+
+    title = _("response due")
+    parameter_name = "due"
+    SOON = datetime.timedelta(days=14)
+
+    def lookups(self, request, model_admin):
+        return [("passed", _("passed")), ("soon", _("within two weeks")),
+                ("later", _("later")), ("none", _("no due date"))]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        return {
+            "passed": lambda: queryset.filter(due_date__lt=today),
+            "soon": lambda: queryset.filter(due_date__gte=today, due_date__lte=today + self.SOON),
+            "later": lambda: queryset.filter(due_date__gt=today + self.SOON),
+            "none": lambda: queryset.filter(due_date__isnull=True),
+        }.get(self.value(), lambda: queryset)()
+
+
+class VoidedFilter(admin.SimpleListFilter):
+    """Live records by default; voided ones on request."""
+
+    title = _("voided")
+    parameter_name = "voided"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("voided")), ("all", _("all"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(voided_at__isnull=False)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(voided_at__isnull=True)
 
 
 class RegistrationNumberInline(PartInline):
@@ -48,12 +119,61 @@ class CaseDocumentInline(PartInline):
 
 @admin.register(Case)
 class CaseAdmin(RegisterAdmin):
-    list_display = ("title", "municipality", "responsible_organisation", "status", "created")
-    list_filter = ("status", "municipality", "responsible_organisation")
+    list_display = ("title", "registration_number_list", "responsible_organisation", "status",
+                    "owner", "created")
+    list_filter = ("status", "responsible_organisation", "municipality",
+                   ("registration_numbers__year", admin.AllValuesFieldListFilter),
+                   "confidential", "owner", VoidedFilter)
     search_fields = ("title", "description", "registration_numbers__number")
     autocomplete_fields = ("municipality", "responsible_organisation")
     inlines = [RegistrationNumberInline, CaseDocumentInline, ActivityInline]
     date_hierarchy = "created"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("registration_numbers")
+
+    @admin.display(description=_("registration numbers"))
+    def registration_number_list(self, obj):
+        return ", ".join(n.number for n in obj.registration_numbers.all()) or "–"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("register/", view(lambda request: register_incoming_view(self, request)),
+                 name="cases_case_register"),
+            path("<path:object_id>/story/",
+                 view(lambda request, object_id: case_story_view(self, request, object_id)),
+                 name="cases_case_story"),
+            *super().get_urls(),
+        ]
+
+    def record_tools(self, request, obj):
+        story = (gettext("Story"), reverse("admin:cases_case_story", args=[obj.pk]))
+        return [story, *super().record_tools(request, obj)]
+
+    def changelist_view(self, request, extra_context=None):
+        if request.user.has_perm("cases.register_incoming"):
+            extra_context = {**(extra_context or {}), "record_tools": [
+                (gettext("Register incoming document"), reverse("admin:cases_case_register"))]}
+        return super().changelist_view(request, extra_context)
+
+    def has_change_permission(self, request, obj=None):
+        if request.user.has_perm(EDIT_ANY_CASE):
+            return super().has_change_permission(request, obj)
+        if request.user.has_perm(EDIT_OWN_CASES):
+            return obj is None or (obj.owner_id == request.user.pk and not obj.voided_at)
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        names = list(super().get_readonly_fields(request, obj))
+        if not request.user.has_perm(EDIT_ANY_CASE):
+            names.append("owner")  # only registrars assign cases
+        return names
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner":
+            kwargs["queryset"] = get_user_model().objects.filter(is_active=True, is_staff=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(RegistrationNumber)
@@ -65,7 +185,7 @@ class RegistrationNumberAdmin(RegisterAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(RegisterAdmin):
+class ActivityAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("date", "type", "case", "organisation", "person")
     list_filter = ("type",)
     search_fields = ("description", "case__title")
@@ -85,9 +205,9 @@ class AttachmentInline(PartInline):
 
 
 @admin.register(Document)
-class DocumentAdmin(RegisterAdmin):
+class DocumentAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("title", "type", "direction", "date", "author_organisation", "case")
-    list_filter = ("type", "direction", "author_organisation")
+    list_filter = ("type", "direction", "author_organisation", "confidential", VoidedFilter)
     search_fields = ("title", "text", "case__registration_numbers__number")
     autocomplete_fields = ("case", "author_organisation", "prepared_by", "recipient",
                            "case_officer")
@@ -154,7 +274,7 @@ class ConsultedBodyInline(PartInline):
 @admin.register(Referral)
 class ReferralAdmin(RegisterAdmin):
     list_display = ("title", "sender", "received_date", "due_date", "case")
-    list_filter = ("sender",)
+    list_filter = (DueDateFilter, "sender", VoidedFilter)
     search_fields = ("title", "case__registration_numbers__number")
     autocomplete_fields = ("case", "sender", "motion")
     inlines = [ConsultedBodyInline]
@@ -164,7 +284,7 @@ class ReferralAdmin(RegisterAdmin):
 @admin.register(ConsultedBody)
 class ConsultedBodyAdmin(RegisterAdmin):
     list_display = ("__str__", "referral", "response_status", "due_date")
-    list_filter = ("response_status",)
+    list_filter = ("response_status", DueDateFilter)
     search_fields = ("organisation__name", "name_as_written", "referral__title")
     autocomplete_fields = ("referral", "organisation")
 

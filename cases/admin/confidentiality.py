@@ -168,6 +168,12 @@ class PublicAutocompleteJsonView(AutocompleteJsonView):
     """Autocomplete answers that name records by their public labels (the search behind
     them is the model admin's, which already ignores what is withheld)."""
 
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if hasattr(queryset.model, "voided_at"):
+            queryset = queryset.filter(voided_at__isnull=True)  # nothing new links to these
+        return queryset
+
     def serialize_result(self, obj, to_field_name):
         result = super().serialize_result(obj, to_field_name)
         if not is_cleared(self.request):

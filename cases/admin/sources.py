@@ -1,12 +1,14 @@
 """Admin for typed links and for browsing provenance passages."""
 
 from django.contrib import admin
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Link, Provenance
 
 from .base import RegisterAdmin
 from .confidentiality import public_label
+from .linking import link_from_view, link_targets_view
 
 
 @admin.register(Link)
@@ -14,6 +16,16 @@ class LinkAdmin(RegisterAdmin):
     list_display = ("source_label", "type", "target_label")
     list_filter = ("type", "source_type", "target_type")
     confidential_columns = ("source_label", "target_label")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("from/<str:app_label>/<str:model_name>/<uuid:pk>/",
+                 view(lambda request, **kwargs: link_from_view(self, request, **kwargs)),
+                 name="cases_link_from"),
+            path("targets/", view(link_targets_view), name="cases_link_targets"),
+            *super().get_urls(),
+        ]
 
     @admin.display(description=_("from"))
     def source_label(self, obj):

@@ -23,9 +23,9 @@ from rest_framework.response import Response
 
 from cases import models as m
 from cases.confidentiality import mask_snapshot, protected_fields
-from cases.context import current_actor
 from cases.services.audit import history
 from cases.services.registration import register_case
+from cases.services.voiding import void_record
 
 from .access import is_cleared
 from .problems import problem_responses
@@ -314,11 +314,8 @@ class WritableMixin:
         reason = VoidSerializer(data={"reason": request.query_params.get("reason", "")})
         reason.is_valid(raise_exception=True)
         with transaction.atomic():
-            instance = self._locked_for_change(request)
-            instance.voided_at = timezone.now()
-            instance.void_reason = reason.validated_data["reason"]
-            instance.voided_by = current_actor().label
-            instance.save()
+            instance = void_record(record=self._locked_for_change(request),
+                                   reason=reason.validated_data["reason"])
         return self._respond(instance, status.HTTP_200_OK)
 
     def _locked_for_change(self, request):

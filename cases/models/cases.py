@@ -1,5 +1,6 @@
 """Cases (ärenden), their registration numbers and dated events."""
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -52,12 +53,21 @@ class Case(RegisterModel):
     public_title = models.CharField(
         _("public title"), max_length=500, blank=True,
         help_text=_("Neutral title shown instead of the title when the case is confidential."))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="owned_cases", verbose_name=_("case officer (user)"),
+        help_text=_("The user handling the case; case officers may edit the cases they own."))
 
     class Meta:
         verbose_name = _("case")
         verbose_name_plural = _("cases")
         ordering = ["-created"]
-        permissions = [("view_confidential", _("Can see confidential details"))]
+        permissions = [
+            ("view_confidential", _("Can see confidential details")),
+            ("register_incoming", _("Can register incoming documents")),
+            ("void_record", _("Can void registered records")),
+            ("change_own_case", _("Can edit the cases one owns")),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(confidential=False)
                                    | ~Q(confidentiality_basis="") & ~Q(public_title=""),

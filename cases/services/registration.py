@@ -1,12 +1,25 @@
 """Registering cases: the one place registration numbers are allocated (API and admin)."""
 
 import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from cases.models import Case, Organisation, RegistrationNumber
+from cases.models import (
+    Case,
+    ConsultedBody,
+    Direction,
+    Document,
+    DocumentType,
+    Motion,
+    Organisation,
+    Referral,
+    RegistrationNumber,
+    ResponseStatus,
+)
 
 # Namespace of the advisory locks that serialise allocation within one series.
 LOCK_NAMESPACE = 4_242
@@ -49,3 +62,58 @@ def register_case(*, registering_organisation: Organisation, year: int | None = 
     registration.full_clean()
     registration.save()
     return case
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What registering an incoming document created."""
+
+    case: Case
+    number: str  # the registration number the case got (new cases) or already had
+    document: Document
+    record: Motion | Referral | None  # the motion or referral the document carries
+
+
+@transaction.atomic
+def register_incoming(*, document_type: str, title: str, received_date: datetime.date,
+                      sender: Organisation | None = None, case: Case | None = None,
+                      registering_organisation: Organisation | None = None,
+                      addressed_to: Organisation | None = None,
+                      consulted: Iterable[Organisation] = (),
+                      due_date: datetime.date | None = None) -> Registered:
+    """Register an incoming document in one step (the registrar's daily work).
+
+    Without ``case`` a new case is registered in ``registering_organisation``'s series for
+    the received year. The document is stored as incoming; a motion also becomes a Motion
+    record, a referral a Referral with its consulted bodies (pending, due ``due_date``).
+    """
+    if case is None:
+        if registering_organisation is None:
+            raise ValueError("a new case needs a registering organisation")
+        case = register_case(registering_organisation=registering_organisation,
+                             year=received_date.year, title=title,
+                             municipality=registering_organisation.municipality,
+                             responsible_organisation=registering_organisation)
+    number = case.registration_numbers.order_by("created", "number").values_list(
+        "number", flat=True).first() or ""
+    document = _created(Document(case=case, title=title, type=document_type,
+                                 direction=Direction.INCOMING, date=received_date,
+                                 author_organisation=sender,
+                                 recipient=registering_organisation))
+    record = None
+    if document_type == DocumentType.MOTION:
+        record = _created(Motion(case=case, title=title, addressed_to=addressed_to,
+                                 date=received_date))
+    elif document_type == DocumentType.REFERRAL:
+        record = _created(Referral(case=case, title=title, sender=sender,
+                                   received_date=received_date, due_date=due_date))
+        for organisation in consulted:
+            _created(ConsultedBody(referral=record, organisation=organisation,
+                                   response_status=ResponseStatus.PENDING, due_date=due_date))
+    return Registered(case=case, number=number, document=document, record=record)
+
+
+def _created(record):
+    record.full_clean()  # the model's own rules and database constraints, in plain words
+    record.save()
+    return record

@@ -1,0 +1,63 @@
+"""The registrar's morning overview: referrals whose due date is near or passed, open cases
+per organisation, and the latest changes."""
+
+import datetime
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases import models as m
+
+from .confidentiality import is_cleared
+from .history import Labels, describe
+
+SOON = datetime.timedelta(days=14)
+ROWS = 25
+
+
+def due_referrals(today: datetime.date):
+    """Live referrals due within two weeks or already passed, the nearest first, with how
+    many consulted bodies have not responded."""
+    return (m.Referral.objects.filter(voided_at__isnull=True, due_date__lte=today + SOON)
+            .select_related("sender", "case")
+            .prefetch_related("case__registration_numbers")
+            .annotate(waiting=Count("consulted_bodies", filter=~Q(
+                consulted_bodies__response_status=m.ResponseStatus.RESPONDED)
+                & Q(consulted_bodies__voided_at__isnull=True)))
+            .order_by("-due_date", "id")[:ROWS])
+
+
+def open_cases_per_organisation():
+    return (m.Case.objects.filter(voided_at__isnull=True, status=m.CaseStatus.OPEN)
+            .values("responsible_organisation", "responsible_organisation__name")
+            .annotate(count=Count("id")).order_by("-count", "responsible_organisation__name"))
+
+
+def overview_view(request):
+    if not request.user.has_perm("cases.view_case"):
+        raise PermissionDenied
+    today = timezone.localdate()
+    cases_url = reverse("admin:cases_case_changelist")
+    organisations = [{
+        **row, "url": f"{cases_url}?status__exact=open&responsible_organisation__id__exact="
+                      f"{row['responsible_organisation']}" if row["responsible_organisation"]
+        else f"{cases_url}?status__exact=open&responsible_organisation__isnull=True",
+    } for row in open_cases_per_organisation()]
+    referrals = [{"referral": referral, "passed": referral.due_date < today,
+                  "numbers": ", ".join(n.number for n in
+                                       referral.case.registration_numbers.all())}
+                 for referral in due_referrals(today)]
+    labels, cleared = Labels(), is_cleared(request)
+    recent = [describe(entry, cleared=cleared, labels=labels) for entry in
+              m.AuditEntry.objects.select_related("content_type").order_by(
+                  "-occurred_at", "-id")[:ROWS]]
+    return TemplateResponse(request, "admin/cases/overview.html", {
+        **admin.site.each_context(request), "title": _("Morning overview"), "today": today,
+        "referrals": referrals, "organisations": organisations, "changes": recent,
+        "show_record": True,
+    })
