@@ -312,8 +312,12 @@ def test_the_admin_refuses_a_form_edited_from_a_stale_version(client, case):
     data["title"] = "Min ändring"
     response = client.post(url, data)
     assert response.status_code == 200
-    assert "Någon annan har ändrat" in response.content.decode() or \
-        "Someone else changed" in response.content.decode()
+    page = response.content.decode()
+    assert "Någon annan ändrade posten efter att du öppnade den" in page
+    # what the colleague changed (from the audit trail), and a way to see the differences
+    assert "<li>" in page.split("Ändrat sedan du öppnade den:")[1].split("</ul>")[0]
+    assert "titel" in page.split("Ändrat sedan du öppnade den:")[1].split("</ul>")[0]
+    assert f'href="/admin/cases/case/{case.pk}/history/"' in page
     assert m.Case.objects.get(pk=case.pk).title == "Kollegans ändring"
 
 

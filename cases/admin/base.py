@@ -19,7 +19,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Provenance, SearchEntry
+from cases.models import Provenance, RegisterModel, SearchEntry
 from cases.models.search import SEARCH_CONFIG
 from cases.search import KINDS
 from cases.services.audit import history
@@ -80,12 +80,12 @@ class VersionedForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if not self.instance._state.adding:  # (new records have a UUID already)
             self.fields["edited_version"].initial = self.instance.modified.isoformat()
 
     def clean(self):
         cleaned = super().clean()
-        if self.instance.pk:
+        if not self.instance._state.adding:
             # Locked until the admin's transaction ends, so the check and the save are one.
             current = type(self.instance).objects.select_for_update().filter(
                 pk=self.instance.pk).values_list("modified", flat=True).first()
@@ -115,6 +115,23 @@ class VersionedForm(forms.ModelForm):
             summary, url, _("See what changed"))
 
 
+class VoidedFilter(admin.SimpleListFilter):
+    """Live records by default; voided ones on request."""
+
+    title = _("voided")
+    parameter_name = "voided"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("voided")), ("all", _("all"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(voided_at__isnull=False)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(voided_at__isnull=True)
+
+
 class VoidForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), min_length=3, max_length=500,
                              widget=forms.Textarea(attrs={"rows": 3}),
@@ -136,16 +153,20 @@ class RegisterAdmin(ConfidentialityAdminMixin, admin.ModelAdmin):
         return False  # registered records are voided, never deleted
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.voided_at:
+        if getattr(obj, "voided_at", None):
             return False  # a voided record stays as it was voided
         return super().has_change_permission(request, obj)
 
     def has_void_permission(self, request, obj=None):
-        return (request.user.has_perm("cases.void_record")
-                and (obj is None or obj.voided_at is None))
+        return (issubclass(self.model, RegisterModel) and request.user.has_perm(
+            "cases.void_record") and getattr(obj, "voided_at", None) is None)
 
     def get_inlines(self, request, obj):
         return [*self.inlines, ProvenanceInline]
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        return [*filters, VoidedFilter] if issubclass(self.model, RegisterModel) else filters
 
     # --- pages: void, history, and the buttons that lead there
 
@@ -159,7 +180,7 @@ class RegisterAdmin(ConfidentialityAdminMixin, admin.ModelAdmin):
     def record_tools(self, request, obj) -> list[tuple[str, str]]:
         """(label, url) of the buttons on a record's page, next to its history."""
         tools = []
-        if request.user.has_perm("cases.add_link"):
+        if issubclass(self.model, RegisterModel) and request.user.has_perm("cases.add_link"):
             tools.append((gettext("Link"), reverse("admin:cases_link_from", args=[
                 obj._meta.app_label, obj._meta.model_name, obj.pk])))
         if self.has_void_permission(request, obj):

@@ -76,23 +76,6 @@ class DueDateFilter(admin.SimpleListFilter):
         }.get(self.value(), lambda: queryset)()
 
 
-class VoidedFilter(admin.SimpleListFilter):
-    """Live records by default; voided ones on request."""
-
-    title = _("voided")
-    parameter_name = "voided"
-
-    def lookups(self, request, model_admin):
-        return [("yes", _("voided")), ("all", _("all"))]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(voided_at__isnull=False)
-        if self.value() == "all":
-            return queryset
-        return queryset.filter(voided_at__isnull=True)
-
-
 class RegistrationNumberInline(PartInline):
     model = RegistrationNumber
     fields = ("number", "organisation", "year")
@@ -123,7 +106,7 @@ class CaseAdmin(RegisterAdmin):
                     "owner", "created")
     list_filter = ("status", "responsible_organisation", "municipality",
                    ("registration_numbers__year", admin.AllValuesFieldListFilter),
-                   "confidential", "owner", VoidedFilter)
+                   "confidential", "owner")
     search_fields = ("title", "description", "registration_numbers__number")
     autocomplete_fields = ("municipality", "responsible_organisation")
     inlines = [RegistrationNumberInline, CaseDocumentInline, ActivityInline]
@@ -207,7 +190,7 @@ class AttachmentInline(PartInline):
 @admin.register(Document)
 class DocumentAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("title", "type", "direction", "date", "author_organisation", "case")
-    list_filter = ("type", "direction", "author_organisation", "confidential", VoidedFilter)
+    list_filter = ("type", "direction", "author_organisation", "confidential")
     search_fields = ("title", "text", "case__registration_numbers__number")
     autocomplete_fields = ("case", "author_organisation", "prepared_by", "recipient",
                            "case_officer")
@@ -274,7 +257,7 @@ class ConsultedBodyInline(PartInline):
 @admin.register(Referral)
 class ReferralAdmin(RegisterAdmin):
     list_display = ("title", "sender", "received_date", "due_date", "case")
-    list_filter = (DueDateFilter, "sender", VoidedFilter)
+    list_filter = (DueDateFilter, "sender")
     search_fields = ("title", "case__registration_numbers__number")
     autocomplete_fields = ("case", "sender", "motion")
     inlines = [ConsultedBodyInline]

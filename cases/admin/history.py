@@ -2,6 +2,7 @@
 edits all leave: who, when, through which channel, and each field before and after.
 Protected fields of confidential records are masked for users without clearance."""
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
@@ -11,6 +12,7 @@ from cases.confidentiality import mask_snapshot
 from .confidentiality import is_cleared, public_label
 
 HIDDEN = {"id", "created", "modified"}
+LONGEST = 200  # characters of a value shown; full texts are on the record's own page
 
 
 def admin_url(record) -> str:
@@ -32,7 +34,10 @@ class Labels:
         key = (model, str(pk))
         if key not in self._seen:
             record = model._default_manager.filter(pk=pk).first()
-            self._seen[key] = public_label(record) if record else str(pk)
+            if isinstance(record, ContentType):
+                self._seen[key] = str(record.name)
+            else:
+                self._seen[key] = public_label(record) if record else str(pk)
         return self._seen[key]
 
 
@@ -52,7 +57,8 @@ def _shown(field, value, labels: Labels) -> str:
         return labels.of(field.related_model, value)
     if isinstance(value, bool):
         return _("yes") if value else _("no")
-    return str(value)
+    text = str(value)
+    return text if len(text) <= LONGEST else text[:LONGEST] + "…"
 
 
 def describe(entry, *, cleared: bool, labels: Labels, confidential: bool | None = None) -> dict:

@@ -10,6 +10,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -47,12 +48,12 @@ def _target_text(record) -> str:
 
 
 class LinkForm(forms.Form):
-    type = forms.ChoiceField(label=_("link type"), choices=m.LinkType.choices)
+    type = forms.ChoiceField(label=capfirst(_("link type")), choices=m.LinkType.choices)
     direction = forms.ChoiceField(
-        label=_("direction"), widget=forms.RadioSelect, initial=FROM_HERE,
+        label=capfirst(_("direction")), widget=forms.RadioSelect, initial=FROM_HERE,
         choices=[(FROM_HERE, _("this record → the other")),
                  (TO_HERE, _("the other → this record"))])
-    target = forms.CharField(label=_("other record"), widget=forms.Select,
+    target = forms.CharField(label=capfirst(_("other record")), widget=forms.Select,
                              help_text=_("Type a few letters of its title or number."))
 
     def __init__(self, *args, source, **kwargs):

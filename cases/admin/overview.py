@@ -33,9 +33,14 @@ def due_referrals(today: datetime.date):
 
 
 def open_cases_per_organisation():
-    return (m.Case.objects.filter(voided_at__isnull=True, status=m.CaseStatus.OPEN)
+    """Per responsible organisation: live cases that are open, and those whose status the
+    sources leave unknown (not known to be closed either)."""
+    open_, unknown = m.CaseStatus.OPEN, m.CaseStatus.UNKNOWN
+    return (m.Case.objects.filter(voided_at__isnull=True, status__in=[open_, unknown])
             .values("responsible_organisation", "responsible_organisation__name")
-            .annotate(count=Count("id")).order_by("-count", "responsible_organisation__name"))
+            .annotate(open=Count("id", filter=Q(status=open_)),
+                      unknown=Count("id", filter=Q(status=unknown)))
+            .order_by("-open", "-unknown", "responsible_organisation__name"))
 
 
 def overview_view(request):
@@ -44,9 +49,9 @@ def overview_view(request):
     today = timezone.localdate()
     cases_url = reverse("admin:cases_case_changelist")
     organisations = [{
-        **row, "url": f"{cases_url}?status__exact=open&responsible_organisation__id__exact="
+        **row, "url": f"{cases_url}?responsible_organisation__id__exact="
                       f"{row['responsible_organisation']}" if row["responsible_organisation"]
-        else f"{cases_url}?status__exact=open&responsible_organisation__isnull=True",
+        else f"{cases_url}?responsible_organisation__isnull=True",
     } for row in open_cases_per_organisation()]
     referrals = [{"referral": referral, "passed": referral.due_date < today,
                   "numbers": ", ".join(n.number for n in
@@ -59,5 +64,5 @@ def overview_view(request):
     return TemplateResponse(request, "admin/cases/overview.html", {
         **admin.site.each_context(request), "title": _("Morning overview"), "today": today,
         "referrals": referrals, "organisations": organisations, "changes": recent,
-        "show_record": True,
+        "show_record": True, "without_fields": True,
     })

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -39,35 +40,36 @@ def _live(model):
 
 class RegisterIncomingForm(forms.Form):
     document_type = forms.ChoiceField(
-        label=_("document type"), choices=[("", "---------"), *m.DocumentType.choices])
-    title = forms.CharField(label=_("title"), max_length=500,
+        label=capfirst(_("document type")), choices=[("", "---------"), *m.DocumentType.choices])
+    title = forms.CharField(label=capfirst(_("title")), max_length=500,
+                            widget=forms.TextInput(attrs={"class": "vTextField"}),
                             help_text=_("The document's heading; for a new case also its "
                                         "title (ärendemening)."))
-    received_date = forms.DateField(label=_("received date"), widget=AdminDateWidget,
+    received_date = forms.DateField(label=capfirst(_("received date")), widget=AdminDateWidget,
                                     initial=timezone.localdate)
     sender = forms.ModelChoiceField(
-        label=_("sender"), required=False, queryset=_live(m.Organisation),
+        label=capfirst(_("sender")), required=False, queryset=_live(m.Organisation),
         widget=_autocomplete(m.Referral, "sender"),
         help_text=_("The body the document comes from, when it is an organisation."))
     case = forms.ModelChoiceField(
-        label=_("existing case"), required=False, queryset=_live(m.Case),
+        label=capfirst(_("existing case")), required=False, queryset=_live(m.Case),
         widget=_autocomplete(m.Document, "case"),
         help_text=_("Leave empty to register a new case."))
     registering_organisation = forms.ModelChoiceField(
-        label=_("registering organisation"), required=False,
+        label=capfirst(_("registering organisation")), required=False,
         queryset=_live(m.Organisation).exclude(short_name="").filter(
             municipality__isnull=False),
         widget=_autocomplete(m.RegistrationNumber, "organisation"),
         help_text=_("Whose series a new case is numbered in, e.g. KS for KS 2026/12."))
     addressed_to = forms.ModelChoiceField(
-        label=_("addressed to"), required=False, queryset=_live(m.Organisation),
+        label=capfirst(_("addressed to")), required=False, queryset=_live(m.Organisation),
         widget=_autocomplete(m.Motion, "addressed_to"),
         help_text=_("For a motion: the council it is put to."))
     consulted = forms.ModelMultipleChoiceField(
-        label=_("consulted bodies"), required=False, queryset=_live(m.Organisation),
+        label=capfirst(_("consulted bodies")), required=False, queryset=_live(m.Organisation),
         widget=_autocomplete(m.ConsultedBody, "organisation", many=True),
         help_text=_("For a referral: the bodies asked for an opinion."))
-    due_date = forms.DateField(label=_("response due date"), required=False,
+    due_date = forms.DateField(label=capfirst(_("response due date")), required=False,
                                widget=AdminDateWidget,
                                help_text=_("For a referral: when responses are due."))
 
