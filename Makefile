@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: setup run test lint format diagram messages db-stop clean bench schema clients
+.PHONY: setup run test lint format diagram messages db-stop clean bench schema clients browser
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,16 @@ run: setup
 	@echo "Serving on http://127.0.0.1:$(PORT)/admin/"
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: setup
+test: setup browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		>/dev/null; }
 
 lint:
 	$(PY) -m ruff check .

@@ -180,6 +180,10 @@ class RegisterAdmin(ConfidentialityAdminMixin, admin.ModelAdmin):
     def record_tools(self, request, obj) -> list[tuple[str, str]]:
         """(label, url) of the buttons on a record's page, next to its history."""
         tools = []
+        case_id = getattr(obj, "case_id", None)
+        if case_id:
+            tools.append((gettext("Case story"), reverse("admin:cases_case_story",
+                                                         args=[case_id])))
         if issubclass(self.model, RegisterModel) and request.user.has_perm("cases.add_link"):
             tools.append((gettext("Link"), reverse("admin:cases_link_from", args=[
                 obj._meta.app_label, obj._meta.model_name, obj.pk])))
