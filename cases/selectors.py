@@ -41,6 +41,11 @@ def case_timeline(case, *, request=None, cleared: bool = False) -> list[dict]:
                             referral.received_as_written))
         events.append(event(referral.due_date, "referral_due", f"Svarstid: {referral.title}",
                             referral, referral.due_as_written))
+        for body in referral.consulted_bodies.filter(voided_at__isnull=True).select_related(
+                "organisation"):
+            events.append(event(referral.received_date, "referral_consulted",
+                                f"Remissinstans: {body} ({body.get_response_status_display()})",
+                                referral, referral.received_as_written))
         for response in referral.responses.filter(voided_at__isnull=True).select_related(
                 "organisation"):
             events.append(event(response.date, "referral_response",

@@ -206,6 +206,10 @@ def test_registering_a_referral_records_consulted_bodies_and_due_date(client, lo
     assert [b.organisation for b in bodies] == sorted(consulted, key=lambda o: o.name)
     assert {(b.response_status, b.due_date) for b in bodies} == {("pending", due)}
     assert m.RegistrationNumber.objects.count() == numbers_before  # an existing case
+    timeline = page(client.get(f"/admin/cases/case/{case.pk}/story/")).split(
+        'id="timeline"')[1].split("</section>")[0]
+    for body in consulted:
+        assert escape(f"Remissinstans: {body} (inväntar svar)") in timeline
 
 
 def test_the_registering_form_explains_every_mistake_at_once_in_swedish(client, login):

@@ -702,6 +702,7 @@ FILTER_FOR_RELATION = {
     "cases": {
         "responsible_organisation": "organisation",
         "registration_numbers.organisation": "registered_by",
+        "owner": None,  # the admin user handling the case: not part of the public API
     },
     "documents": {
         "author_organisation": "organisation",

@@ -17,10 +17,6 @@ from cases import models as m
 from cases.roles import READER, REGISTRAR, sync_roles
 from cases.services.fixtures import load_register
 
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-# still synchronous and safe.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright's own download is not used
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 PASSWORD = "ett-långt-lösenord"
@@ -33,10 +29,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 @pytest.fixture(scope="module")
 def browser():
     assert Path(CHROMIUM).exists(), "install Debian's chromium (make test does)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are
+    # still synchronous and safe. (Only while this module runs: deployment checks refuse it.)
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -67,7 +69,8 @@ def open_as(browser, site):
     def open_(username, *roles):
         user = User.objects.create_user(username, password=PASSWORD, is_staff=True)
         user.groups.set(Group.objects.filter(name__in=roles))
-        context = browser.new_context(locale="sv-SE", viewport={"width": 1400, "height": 1000})
+        context = browser.new_context(locale="sv-SE", timezone_id="Europe/Stockholm",
+                                      viewport={"width": 1400, "height": 1000})
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)

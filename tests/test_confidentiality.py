@@ -557,6 +557,17 @@ def walk_admin(client, model, planted) -> list[str]:
             response = client.get(_admin_url(model, view, record.pk))
             assert response.status_code == 200, f"{model.__name__} {view} {record.pk}"
             check(_page(response), f"{model.__name__} {view} page of {record.pk}")
+        case_id = record.pk if model is m.Case else getattr(record, "case_id", None)
+        if case_id:  # the case's story: timeline, links, passages and every change
+            response = client.get(_admin_url(m.Case, "story", case_id))
+            assert response.status_code == 200, f"story of {case_id}"
+            check(_page(response), f"story of the case of {model.__name__} {record.pk}")
+    if model is m.Case:
+        check(_page(client.get("/admin/oversikt/")), "the morning overview")
+        for term in SECRETS:
+            answer = client.get("/admin/cases/link/targets/", {"term": term})
+            if answer.status_code == 200:
+                check(answer.content.decode(), f"link targets for {term!r}")
     return found
 
 

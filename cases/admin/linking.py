@@ -110,9 +110,9 @@ def link_from_view(model_admin, request, app_label, model_name, pk):
                         f"{public_label(link.target)}"})
             return redirect(admin_url(source))
     return TemplateResponse(request, "admin/cases/link_from.html", {
-        **model_admin.admin_site.each_context(request), "opts": model_admin.opts,
-        "form": form, "source": source, "source_label": public_label(source),
-        "source_opts": source._meta, "media": form.media,
+        **model_admin.admin_site.each_context(request), "opts": source._meta,
+        "original": source, "object": public_label(source), "form": form,
+        "media": form.media,
         "title": gettext("Link %(record)s") % {"record": public_label(source)},
     })
 

@@ -84,8 +84,8 @@ def case_story_view(model_admin, request, object_id):
                              "passages": []}
         withheld = passage.document.confidential and not cleared
         passages[key]["passages"].append({
-            "document": public_label(passage.document) if not cleared else str(
-                passage.document),
+            "document": passage.document.source_file or (
+                str(passage.document) if cleared else public_label(passage.document)),
             "prefix": "" if withheld else passage.prefix,
             "exact": WITHHELD if withheld else passage.exact,
             "suffix": "" if withheld else passage.suffix,
@@ -98,7 +98,7 @@ def case_story_view(model_admin, request, object_id):
     title = str(case) if cleared else public_label(case)
     return TemplateResponse(request, "admin/cases/case/story.html", {
         **model_admin.admin_site.each_context(request),
-        "opts": model_admin.opts, "original": case, "case_title": title,
+        "opts": model_admin.opts, "original": case, "object": title,
         "title": _("The case’s story: %s") % title,
         "numbers": case.registration_numbers.filter(voided_at__isnull=True).select_related(
             "organisation"),
