@@ -42,7 +42,7 @@ def case_timeline(case, *, request=None, cleared: bool = False) -> list[dict]:
         events.append(event(referral.due_date, "referral_due", f"Svarstid: {referral.title}",
                             referral, referral.due_as_written))
         for body in referral.consulted_bodies.filter(voided_at__isnull=True).select_related(
-                "organisation"):
+                "organisation__municipality"):
             events.append(event(referral.received_date, "referral_consulted",
                                 f"Remissinstans: {body} ({body.get_response_status_display()})",
                                 referral, referral.received_as_written))
@@ -86,7 +86,7 @@ def case_records(case) -> list:
     live = {"voided_at__isnull": True}
     motions = list(case.motions.filter(**live))
     referrals = list(case.referrals.filter(**live))
-    decisions = list(case.decisions.filter(**live))
+    decisions = list(case.decisions.filter(**live).select_related("organisation__municipality"))
     return [
         case,
         *case.registration_numbers.filter(**live),
@@ -95,8 +95,10 @@ def case_records(case) -> list:
         *m.MotionAuthor.objects.filter(motion__in=motions, **live),
         *m.MotionProposal.objects.filter(motion__in=motions, **live),
         *referrals,
-        *m.ConsultedBody.objects.filter(referral__in=referrals, **live),
-        *m.ReferralResponse.objects.filter(referral__in=referrals, **live),
+        *m.ConsultedBody.objects.filter(referral__in=referrals, **live).select_related(
+            "organisation__municipality"),
+        *m.ReferralResponse.objects.filter(referral__in=referrals, **live).select_related(
+            "organisation__municipality"),
         *decisions,
         *m.DecisionPoint.objects.filter(decision__in=decisions, **live),
         *case.activities.filter(**live),

@@ -428,3 +428,29 @@ def test_every_swedish_message_is_translated():
     untranslated = [msg.id for msg in messages if not msg.string or msg.fuzzy]
     assert len(messages) > 400 and untranslated == []
 
+
+
+def test_the_story_page_costs_the_same_queries_however_long_the_story(client, login, case):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    login(REGISTRAR)
+    url = f"/admin/cases/case/{case.pk}/story/"
+    page(client.get(url))  # warm the content-type cache
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            page(client.get(url))
+        return len(captured)
+
+    before = queries()
+    bodies = list(m.Organisation.objects.order_by("name")[:10])
+    models = list(m.CollaborationModel.objects.order_by("name")[:5])
+    for i, body in enumerate(bodies):
+        activity = m.Activity.objects.create(case=case, type="other", organisation=body,
+                                             date=datetime.date(2024, 10, 1 + i))
+        activity.description = f"Ändrad {i}"
+        activity.save()
+    for model in models:
+        m.Link(source=case, type="evaluates", target=model).save()
+    assert queries() == before

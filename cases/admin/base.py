@@ -99,7 +99,8 @@ class VersionedForm(forms.ModelForm):
         entries = history(self.instance).select_related("content_type")
         if since:
             entries = entries.filter(occurred_at__gt=since)
-        changed = [describe(entry, cleared=False, labels=Labels()) for entry in entries]
+        labels = Labels()
+        changed = [describe(entry, cleared=False, labels=labels) for entry in entries]
         summary = format_html_join(
             "", "<li>{} ({}): {}</li>",
             ((date_format(localtime(c["entry"].occurred_at), "SHORT_DATETIME_FORMAT"),

@@ -2,8 +2,9 @@
 edits all leave: who, when, through which channel, and each field before and after.
 Protected fields of confidential records are masked for users without clearance."""
 
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
@@ -25,20 +26,58 @@ def admin_url(record) -> str:
 
 
 class Labels:
-    """Public labels of records by (model, id), each looked up once per page."""
+    """Records of a page by (model, id), loaded once and in bulk, and their labels as this
+    reader may see them (public labels unless ``cleared``)."""
 
-    def __init__(self):
-        self._seen: dict = {}
+    def __init__(self, *, cleared: bool = False):
+        self.cleared = cleared
+        self._records: dict = {}
+
+    def add(self, records) -> None:
+        """Remember records the page has loaded already."""
+        for record in records:
+            self._records[(type(record), str(record.pk))] = record
+
+    def load(self, pairs) -> None:
+        """Load the (model, id) pairs not loaded yet: one query per model."""
+        wanted: dict = {}
+        for model, pk in pairs:
+            if model is not None and (model, str(pk)) not in self._records:
+                wanted.setdefault(model, set()).add(str(pk))
+        for model, ids in wanted.items():
+            found = _for_labels(model).in_bulk(list(ids))
+            for pk in ids:
+                record = found.get(pk) or found.get(_as_key(model, pk))
+                self._records[(model, pk)] = record
+
+    def get(self, model, pk):
+        self.load([(model, pk)])
+        return self._records[(model, str(pk))]
 
     def of(self, model, pk) -> str:
-        key = (model, str(pk))
-        if key not in self._seen:
-            record = model._default_manager.filter(pk=pk).first()
-            if isinstance(record, ContentType):
-                self._seen[key] = str(record.name)
-            else:
-                self._seen[key] = public_label(record) if record else str(pk)
-        return self._seen[key]
+        record = self.get(model, pk)
+        if record is None:
+            return str(pk)
+        if isinstance(record, ContentType):
+            return str(record.name)
+        return str(record) if self.cleared else public_label(record)
+
+
+def _for_labels(model):
+    """``model``'s rows with what their labels name (an organisation's municipality, a
+    link's two ends) joined or prefetched, instead of a query per row."""
+    if model is ContentType:
+        return ContentType.objects.all()
+    related = [f.name for f in model._meta.concrete_fields if f.many_to_one]
+    generic = [f.name for f in model._meta.private_fields if isinstance(f, GenericForeignKey)]
+    return model._default_manager.select_related(*related).prefetch_related(*generic)
+
+
+def _as_key(model, pk):
+    try:
+        return model._meta.pk.to_python(pk)
+    except ValidationError:  # no key of this model: not found
+        return None
 
 
 def _field(model, attname):
@@ -65,9 +104,8 @@ def describe(entry, *, cleared: bool, labels: Labels, confidential: bool | None 
     """One audit entry for display: when, who, what, and the fields that changed."""
     model = entry.content_type.model_class()
     if confidential is None:
-        confidential = bool(model and model._default_manager.filter(
-            pk=entry.object_id, confidential=True).exists()) if hasattr(
-            model, "PROTECTED_FIELDS") else False
+        confidential = bool(model and getattr(labels.get(model, entry.object_id),
+                                              "confidential", False))
     before = mask_snapshot(entry.before, model, cleared=cleared, confidential=confidential) or {}
     after = mask_snapshot(entry.after, model, cleared=cleared, confidential=confidential) or {}
     changes = []
@@ -89,7 +127,26 @@ def describe(entry, *, cleared: bool, labels: Labels, confidential: bool | None 
             "changes": changes}
 
 
-def describe_all(entries, request) -> list[dict]:
-    cleared, labels = is_cleared(request), Labels()
+def describe_all(entries, request, labels: Labels | None = None) -> list[dict]:
+    """``entries`` described for the user of ``request`` (records loaded in bulk)."""
+    cleared = is_cleared(request)
+    labels = labels or Labels(cleared=cleared)
+    entries = list(entries)
+    labels.load((entry.content_type.model_class(), entry.object_id) for entry in entries)
+    labels.load(_referenced(entries))
     return [describe(entry, cleared=cleared, labels=labels) for entry in entries]
+
+
+def _referenced(entries):
+    """(model, id) of every record the entries' values point to."""
+    for entry in entries:
+        model = entry.content_type.model_class()
+        if model is None:
+            continue
+        relations = {f.attname: f.related_model for f in model._meta.concrete_fields
+                     if f.many_to_one}
+        for values in (entry.before or {}, entry.after or {}):
+            for attname, related in relations.items():
+                if values.get(attname) is not None:
+                    yield related, values[attname]
 

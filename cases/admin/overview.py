@@ -13,8 +13,7 @@ from django.utils.translation import gettext as _
 
 from cases import models as m
 
-from .confidentiality import is_cleared
-from .history import Labels, describe
+from .history import describe_all
 
 SOON = datetime.timedelta(days=14)
 ROWS = 25
@@ -57,10 +56,8 @@ def overview_view(request):
                   "numbers": ", ".join(n.number for n in
                                        referral.case.registration_numbers.all())}
                  for referral in due_referrals(today)]
-    labels, cleared = Labels(), is_cleared(request)
-    recent = [describe(entry, cleared=cleared, labels=labels) for entry in
-              m.AuditEntry.objects.select_related("content_type").order_by(
-                  "-occurred_at", "-id")[:ROWS]]
+    recent = describe_all(m.AuditEntry.objects.select_related("content_type").order_by(
+        "-occurred_at", "-id")[:ROWS], request)
     return TemplateResponse(request, "admin/cases/overview.html", {
         **admin.site.each_context(request), "title": _("Morning overview"), "today": today,
         "referrals": referrals, "organisations": organisations, "changes": recent,

@@ -17,23 +17,9 @@ from cases.selectors import (
 )
 
 from .confidentiality import WITHHELD, is_cleared, public_label
-from .history import Labels, describe
+from .history import Labels, describe_all
 
 MAX_CHANGES = 200
-
-
-class CaseLabels(Labels):
-    """Labels as this user may see them: everything when cleared, else public labels."""
-
-    def __init__(self, cleared: bool):
-        super().__init__()
-        self.cleared = cleared
-
-    def of(self, model, pk) -> str:
-        if not self.cleared:
-            return super().of(model, pk)
-        record = model._default_manager.filter(pk=pk).first()
-        return str(record) if record else str(pk)
 
 
 def _change_url(model_name: str, pk) -> str:
@@ -56,8 +42,9 @@ def case_story_view(model_admin, request, object_id):
     if not model_admin.has_view_or_change_permission(request, case):
         raise PermissionDenied
     cleared = is_cleared(request)
-    labels = CaseLabels(cleared)
+    labels = Labels(cleared=cleared)
     records = case_records(case)
+    labels.add(records)
     own_ids = {str(record.pk) for record in records}
 
     timeline = case_timeline(case, request=request, cleared=cleared)
@@ -68,10 +55,14 @@ def case_story_view(model_admin, request, object_id):
         event["adjusted"] = str(event["record"]["id"]) in adjusted and \
             event["kind"].startswith("decision_")
 
+    links = list(links_of_records(records))
+    labels.load(pair for link in links for pair in (
+        (link.source_type.model_class(), link.source_id),
+        (link.target_type.model_class(), link.target_id)))
     links = [{"link": link, "type": link.get_type_display(),
               "source": _side(link.source_type, link.source_id, labels, own_ids),
               "target": _side(link.target_type, link.target_id, labels, own_ids)}
-             for link in links_of_records(records)]
+             for link in links]
 
     passages: dict = {}
     for passage in passages_of_records(records):
@@ -92,8 +83,7 @@ def case_story_view(model_admin, request, object_id):
             "start": passage.start, "end": passage.end, "note": passage.note,
         })
 
-    entries = audit_of_records(records)[:MAX_CHANGES]
-    changes = [describe(entry, cleared=cleared, labels=labels) for entry in entries]
+    changes = describe_all(audit_of_records(records)[:MAX_CHANGES], request, labels)
 
     title = str(case) if cleared else public_label(case)
     return TemplateResponse(request, "admin/cases/case/story.html", {
