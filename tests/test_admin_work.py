@@ -159,7 +159,7 @@ def test_a_case_officer_edits_own_cases_only_and_adds_documents_to_them(client, 
 # --- registering ---------------------------------------------------------------------------
 
 def test_registering_an_incoming_motion_creates_case_number_document_and_motion(client, login):
-    login(REGISTRAR)
+    registrar = login(REGISTRAR)
     council = m.Organisation.objects.get(name="Kommunfullmäktige",
                                          municipality__code="0180")
     board = m.Organisation.objects.get(short_name="KS")
@@ -167,13 +167,15 @@ def test_registering_an_incoming_motion_creates_case_number_document_and_motion(
     response = client.post("/admin/cases/case/register/", {
         "document_type": "motion", "title": "Motion om läxhjälp på fritidsgården",
         "received_date": timezone.localdate().isoformat(),
-        "registering_organisation": str(board.pk), "addressed_to": str(council.pk)})
+        "registering_organisation": str(board.pk), "addressed_to": str(council.pk),
+        "owner": str(registrar.pk)})
     assert response.status_code == 302
     motion = m.Motion.objects.get(title="Motion om läxhjälp på fritidsgården")
     assert response["Location"] == f"/admin/cases/motion/{motion.pk}/change/"
     case = motion.case
     assert [n.number for n in case.registration_numbers.all()] == [expected]
     assert case.municipality == board.municipality and case.responsible_organisation == board
+    assert case.owner == registrar
     document = case.documents.get()
     assert (document.type, document.direction, document.date) == (
         "motion", "incoming", timezone.localdate())

@@ -113,6 +113,8 @@ def test_a_registrar_registers_a_motion_and_sees_it_on_the_case_timeline(open_as
     expected = next_number()
     page.get_by_role("link", name="Registrera inkommande handling").click()
     page.select_option("#id_document_type", "motion")
+    expect(page.locator("fieldset[data-document-type=referral]")).to_be_hidden()
+    expect(page.locator("fieldset[data-document-type=motion]")).to_be_visible()
     page.fill("#id_title", "Motion om läxhjälp i alla stadsdelar")
     choose(page, ".field-registering_organisation", "Kommunstyrelsen",
            "Kommunstyrelsen (Stockholm)")

@@ -11,6 +11,7 @@ from django.contrib.admin.widgets import (
     AutocompleteSelect,
     AutocompleteSelectMultiple,
 )
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -73,11 +74,17 @@ class RegisterIncomingForm(forms.Form):
                                widget=AdminDateWidget,
                                help_text=_("For a referral: when responses are due."))
 
+    owner = forms.ModelChoiceField(
+        label=capfirst(_("case officer (user)")), required=False,
+        queryset=get_user_model().objects.filter(is_active=True, is_staff=True),
+        help_text=_("For a new case: who handles it (may then edit it)."))
+
+    # (document type the fieldset is for, or "" for every type; legend; fields)
     fieldsets = [
-        (_("Document"), ["document_type", "title", "received_date", "sender"]),
-        (_("Case"), ["case", "registering_organisation"]),
-        (_("Motion"), ["addressed_to"]),
-        (_("Referral"), ["consulted", "due_date"]),
+        ("", _("Document"), ["document_type", "title", "received_date", "sender"]),
+        ("", _("Case"), ["case", "registering_organisation", "owner"]),
+        (m.DocumentType.MOTION, _("Motion"), ["addressed_to"]),
+        (m.DocumentType.REFERRAL, _("Referral"), ["consulted", "due_date"]),
     ]
 
     def clean(self):
@@ -102,7 +109,8 @@ class RegisterIncomingForm(forms.Form):
         return data
 
     def bound_fieldsets(self):
-        return [(title, [self[name] for name in names]) for title, names in self.fieldsets]
+        return [(kind, title, [self[name] for name in names])
+                for kind, title, names in self.fieldsets]
 
 
 def register_incoming_view(model_admin, request):
@@ -117,7 +125,7 @@ def register_incoming_view(model_admin, request):
                 received_date=data["received_date"], sender=data["sender"],
                 case=data["case"], registering_organisation=data["registering_organisation"],
                 addressed_to=data["addressed_to"], consulted=data["consulted"],
-                due_date=data["due_date"])
+                due_date=data["due_date"], owner=data["owner"])
         except ValidationError as error:
             form.add_error(None, error.messages)
         except ValueError as error:  # e.g. a registration year the series cannot take
@@ -132,5 +140,7 @@ def register_incoming_view(model_admin, request):
     return TemplateResponse(request, "admin/cases/register_incoming.html", {
         **model_admin.admin_site.each_context(request), "opts": model_admin.opts,
         "form": form, "title": gettext("Register incoming document"),
-        "media": model_admin.media + form.media,
+        "media": forms.Media(js=[*(model_admin.media + form.media)._js,
+                                 "cases/js/register_incoming.js"],
+                             css=(model_admin.media + form.media)._css),
     })

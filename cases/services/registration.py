@@ -80,11 +80,12 @@ def register_incoming(*, document_type: str, title: str, received_date: datetime
                       registering_organisation: Organisation | None = None,
                       addressed_to: Organisation | None = None,
                       consulted: Iterable[Organisation] = (),
-                      due_date: datetime.date | None = None) -> Registered:
+                      due_date: datetime.date | None = None, owner=None) -> Registered:
     """Register an incoming document in one step (the registrar's daily work).
 
     Without ``case`` a new case is registered in ``registering_organisation``'s series for
-    the received year. The document is stored as incoming; a motion also becomes a Motion
+    the received year, handled by ``owner`` (a user) when given. The document is stored as
+    incoming; a motion also becomes a Motion
     record, a referral a Referral with its consulted bodies (pending, due ``due_date``).
     """
     if case is None:
@@ -93,7 +94,7 @@ def register_incoming(*, document_type: str, title: str, received_date: datetime
         case = register_case(registering_organisation=registering_organisation,
                              year=received_date.year, title=title,
                              municipality=registering_organisation.municipality,
-                             responsible_organisation=registering_organisation)
+                             responsible_organisation=registering_organisation, owner=owner)
     number = case.registration_numbers.order_by("created", "number").values_list(
         "number", flat=True).first() or ""
     document = _created(Document(case=case, title=title, type=document_type,
