@@ -24,6 +24,15 @@ REGISTRAR, CASE_OFFICER, READER, CLEARED = "Registrator", "Handläggare", "Läsa
     "Sekretessbehörig"
 
 
+EDIT_ANY_CASE, EDIT_OWN_CASES = "cases.change_case", "cases.change_own_case"
+
+
+def own_cases_only(user) -> bool:
+    """Whether ``user`` may write only to the cases they own and those cases' records (the
+    case officer's rule), in the admin and the API alike."""
+    return user.has_perm(EDIT_OWN_CASES) and not user.has_perm(EDIT_ANY_CASE)
+
+
 def role_permissions(models: list[str]) -> dict[str, set[str]]:
     """Group name → codenames of the ``cases`` permissions it holds."""
     read = {f"view_{m}" for m in models if m not in NOT_READ}

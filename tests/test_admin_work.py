@@ -456,3 +456,31 @@ def test_the_story_page_costs_the_same_queries_however_long_the_story(client, lo
     for model in models:
         m.Link(source=case, type="evaluates", target=model).save()
     assert queries() == before
+
+
+def test_the_roles_hold_in_the_api_too(client, login, case):
+    officer = login(CASE_OFFICER)
+    other = m.Case.objects.get(registration_numbers__number="KS 2025/638")
+    m.Case.objects.filter(pk=case.pk).update(owner=officer)
+    own_doc, other_doc = case.documents.first(), other.documents.first()
+
+    def patch(url, body):
+        etag = client.get(url)["ETag"]
+        return client.patch(url, body, content_type="application/json", HTTP_IF_MATCH=etag)
+
+    assert patch(f"/api/v1/cases/{case.pk}/", {"description": "Min"}).status_code == 200
+    assert patch(f"/api/v1/cases/{other.pk}/", {"description": "Inte min"}).status_code == 403
+    assert patch(f"/api/v1/documents/{own_doc.pk}/", {"title": "Ny"}).status_code == 200
+    assert patch(f"/api/v1/documents/{other_doc.pk}/", {"title": "Ny"}).status_code == 403
+    new = {"title": "Komplettering", "type": "attachment", "direction": "incoming"}
+    assert client.post("/api/v1/documents/", {**new, "case": str(other.pk)},
+                       content_type="application/json").status_code == 403
+    assert client.post("/api/v1/documents/", {**new, "case": str(case.pk)},
+                       content_type="application/json").status_code == 201
+    url = f"/api/v1/documents/{own_doc.pk}/?reason=Dubblett"
+    etag = client.get(f"/api/v1/documents/{own_doc.pk}/")["ETag"]
+    assert client.delete(url, HTTP_IF_MATCH=etag).status_code == 403  # voiding: registrars
+    login(REGISTRAR, username="registrar")
+    assert client.delete(url, HTTP_IF_MATCH=etag).status_code == 200
+    assert m.Document.objects.get(pk=own_doc.pk).voided_at is not None
+    assert m.Case.objects.get(pk=other.pk).description != "Inte min"

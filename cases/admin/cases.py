@@ -25,31 +25,26 @@ from cases.models import (
     ReferralResponse,
     RegistrationNumber,
 )
+from cases.roles import EDIT_ANY_CASE, EDIT_OWN_CASES, own_cases_only
 
 from .base import PartInline, RegisterAdmin
 from .registering import register_incoming_view
 from .story import case_story_view
-
-EDIT_ANY_CASE = "cases.change_case"
-EDIT_OWN_CASES = "cases.change_own_case"
 
 
 class OwnCasesOnly:
     """Case officers (who may edit only the cases they own) add and change the records of
     those cases only; registrars, with the right to edit every case, are not limited."""
 
-    def _own_cases_only(self, request) -> bool:
-        return not request.user.has_perm(EDIT_ANY_CASE)
-
     def has_change_permission(self, request, obj=None):
         if not super().has_change_permission(request, obj):
             return False
-        return (obj is None or not self._own_cases_only(request)
+        return (obj is None or not own_cases_only(request.user)
                 or obj.case.owner_id == request.user.pk)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "case" and field is not None and self._own_cases_only(request):
+        if db_field.name == "case" and field is not None and own_cases_only(request.user):
             field.queryset = field.queryset.filter(owner=request.user)
         return field
 

@@ -1,9 +1,12 @@
 """Who may do what through the API: token authentication, permissions and clearance."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
+from cases.models import Case
+from cases.roles import EDIT_OWN_CASES, own_cases_only
 from cases.services.tokens import authenticate_key
 
 
@@ -66,7 +69,9 @@ def is_cleared(request) -> bool:
 
 class RegisterPermission(permissions.BasePermission):
     """Reads: anyone (or any authenticated client with REQUIRE_TOKEN_FOR_READS). Writes: a
-    token with the write scope, or a signed-in user with the model's add/change permission."""
+    token with the write scope, or a signed-in user with the model's add/change permission
+    (voiding: the permission to void). A user who may edit only the cases they own (the
+    case officer role, ``cases.roles``) writes only to those cases and their records."""
 
     def has_permission(self, request, view):
         if request.method in permissions.SAFE_METHODS:
@@ -81,9 +86,35 @@ class RegisterPermission(permissions.BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
+        if request.method == "DELETE":
+            return user.has_perm(VOID)
         model = view.model._meta.model_name
         needed = "add" if request.method == "POST" else "change"
-        return user.has_perm(f"cases.{needed}_{model}")
+        if user.has_perm(f"cases.{needed}_{model}"):
+            return not (needed == "add" and own_cases_only(user)) or _owns_case_of(
+                request.data, view.model, user)
+        return model == "case" and needed == "change" and user.has_perm(EDIT_OWN_CASES)
+
+    def has_object_permission(self, request, view, obj):
+        if request.method in permissions.SAFE_METHODS or token_of(request) is not None:
+            return True
+        if not own_cases_only(request.user):
+            return True
+        case = obj if isinstance(obj, Case) else getattr(obj, "case", None)
+        return case is not None and case.owner_id == request.user.pk
+
+
+VOID = "cases.void_record"
+
+
+def _owns_case_of(data, model, user) -> bool:
+    """Whether a new record of ``model`` (posted as ``data``) is in a case ``user`` owns."""
+    if not any(f.name == "case" for f in model._meta.concrete_fields):
+        return True
+    try:
+        return Case.objects.filter(pk=data.get("case"), owner=user).exists()
+    except (AttributeError, DjangoValidationError):  # not an object, or not a case id
+        return False
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
