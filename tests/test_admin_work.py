@@ -225,6 +225,11 @@ def test_the_registering_form_explains_every_mistake_at_once_in_swedish(client, 
     assert escape("Välj ett befintligt ärende, eller organisationen") in text
     assert "Svarstiden kan inte vara före ankomstdatum." in text
     assert not m.Referral.objects.filter(title="Remiss utan ärende").exists()
+    ancient = page(client.post("/admin/cases/case/register/", {
+        "document_type": "motion", "title": "Gammal motion", "received_date": "1899-12-31",
+        "registering_organisation": str(m.Organisation.objects.get(short_name="KS").pk)}))
+    assert "Ankomstdatumet kan inte vara före 1900." in ancient
+    assert not m.Motion.objects.filter(title="Gammal motion").exists()
 
 
 def test_registering_uses_the_series_service_so_numbers_follow_on(login):

@@ -97,6 +97,8 @@ class RegisterIncomingForm(forms.Form):
         received, due = data.get("received_date"), data.get("due_date")
         if received and received > timezone.localdate() + datetime.timedelta(days=1):
             errors["received_date"] = _("The received date cannot be in the future.")
+        if received and received.year < 1900:
+            errors["received_date"] = _("The received date cannot be before 1900.")
         if received and due and due < received:
             errors["due_date"] = _("The response due date cannot be before the received date.")
         kind = data.get("document_type")
@@ -137,10 +139,10 @@ def register_incoming_view(model_admin, request):
                    "document": public_label(registered.document)})
             target = registered.record or registered.document
             return redirect(admin_url(target))
+    media = model_admin.media + form.media
     return TemplateResponse(request, "admin/cases/register_incoming.html", {
         **model_admin.admin_site.each_context(request), "opts": model_admin.opts,
         "form": form, "title": gettext("Register incoming document"),
-        "media": forms.Media(js=[*(model_admin.media + form.media)._js,
-                                 "cases/js/register_incoming.js"],
-                             css=(model_admin.media + form.media)._css),
+        # Listed in full: merging Media would be free to run ours before the admin's.
+        "media": forms.Media(css=media._css, js=[*media._js, "cases/js/register_incoming.js"]),
     })
