@@ -1,7 +1,7 @@
 """The fast paths of the read API give exactly what plain DRF gives.
 
 Serializer plans (cases.api.plan), the brief forms, the prefetched lists of to-many
-relations (cases.api.expand.prefetches) and the orjson renderer are switched off here one
+relations (cases.api.expand.loading) and the orjson renderer are switched off here one
 way: back to DRF's Serializer.to_representation, its managers and its JSONRenderer; every
 collection, with everything expandable expanded, for a cleared and an uncleared reader, must
 come out byte for byte the same.

@@ -74,35 +74,54 @@ def expandable_names(serializer_class) -> list[str]:
 PREFETCHED = "_prefetched_"
 
 
-def prefetched(instance, name: str):
-    """The list that ``prefetches`` loaded for relation ``name`` of ``instance``, or None."""
-    return instance.__dict__.get(PREFETCHED + name)
+def loading(model, lookups: list[str]) -> tuple[list[str], list]:
+    """How to load ``lookups`` (paths from ``walk``): ``(select_related, prefetch_related)``
+    arguments for a queryset of ``model``.
 
-
-def prefetches(model, lookups: list[str]) -> list:
-    """``prefetch_related`` arguments for ``lookups``: every to-many relation is loaded into
-    a plain list (``Prefetch(..., to_attr=)``, read back by ``prefetched``), forward
-    relations as usual.
-
-    With a plain lookup Django gives every record of a page its own QuerySet holding its
-    related records (a clone of the relation's queryset per record and relation); on a page of
-    hundreds that cloning cost more than the queries. A list costs nothing to make.
+    A chain of forward relations (a case's municipality, a document's author organisation)
+    is joined into the query that loads the record it starts from: no query of its own.
+    Every to-many relation (a case's registration numbers, documents ...) is one query,
+    loaded into a plain list (``Prefetch(..., to_attr=)``, read back by the serializers):
+    with a plain lookup Django gives every record its own QuerySet of its related records,
+    a clone per record and relation, which on a page of hundreds cost more than the query.
+    So a page costs one query, plus one per to-many relation rendered.
     """
     from django.db.models import Prefetch
 
-    result, done = [], set()
+    root: dict = {}  # path tree: part -> (field, subtree)
     for lookup in lookups:
-        opts, path = model._meta, []
+        opts, node = model._meta, root
         for part in lookup.split("__"):
             field = opts.get_field(part)
-            many = field.one_to_many or field.many_to_many
-            prefix = "__".join(path)
-            step = f"{prefix}__{part}" if prefix else part
-            name = PREFETCHED + part if many else part
-            target = f"{prefix}__{name}" if prefix else name
-            if target not in done:
-                done.add(target)
-                result.append(Prefetch(step, to_attr=name) if many else step)
-            path.append(name)
+            node = node.setdefault(part, (field, {}))[1]
             opts = field.related_model._meta
-    return result
+
+    def joins(tree: dict, prefix: str = "") -> list[str]:
+        """Forward chains in ``tree``, up to the next to-many relation."""
+        chains = []
+        for part, (field, subtree) in tree.items():
+            if not _many(field):
+                chains.append(prefix + part)
+                chains += joins(subtree, f"{prefix}{part}__")
+        return chains
+
+    prefetch = []
+
+    def walk_tree(tree: dict, path: str = "") -> None:
+        for part, (field, subtree) in tree.items():
+            if _many(field):
+                queryset = field.related_model._default_manager.all()
+                if chains := joins(subtree):  # (with no arguments it would join every FK)
+                    queryset = queryset.select_related(*chains)
+                prefetch.append(Prefetch(path + part, queryset=queryset,
+                                         to_attr=PREFETCHED + part))
+                walk_tree(subtree, f"{path}{PREFETCHED}{part}__")
+            else:
+                walk_tree(subtree, f"{path}{part}__")
+
+    walk_tree(root)
+    return joins(root), prefetch
+
+
+def _many(field) -> bool:
+    return bool(field.one_to_many or field.many_to_many)

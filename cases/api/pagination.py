@@ -101,7 +101,7 @@ def page_rows(queryset, page_ids, ordering):
     page's ids by an index-only scan, skipping non-matching records inside the index, and
     reads the table only for the rows of the page (a "deferred join"). Filtering the full
     rows instead would read every skipped record from the table. The related records the
-    queryset prefetches or selects are loaded for the page as before.
+    queryset joins or prefetches are loaded for the page as before.
     """
     rows = queryset.model._base_manager.filter(pk__in=page_ids).order_by(*ordering)
     rows.query.select_related = queryset.query.select_related

@@ -11,7 +11,7 @@ for a concrete model column rendered by one of DRF's own field classes the gette
 attribute and converts it exactly as that field's ``to_representation`` would; for anything
 else (method fields, nested serializers, related records, custom fields) it calls the field's
 own ``get_attribute`` and ``to_representation`` just as DRF does (to-many relations read the
-list ``expand.prefetches`` loaded, when it did). ``represent`` fills the
+list ``expand.loading`` loaded, when it did). ``represent`` fills the
 dict in field order. The output is the same, field by field (tests/test_api_plan.py).
 """
 
@@ -68,7 +68,7 @@ def _column(attname: str, convert: Callable) -> Getter:
 
 
 def _many(field, attname: str) -> Getter:
-    """Related records from the list ``expand.prefetches`` loaded, else as DRF gets them."""
+    """Related records from the list ``expand.loading`` loaded, else as DRF gets them."""
     general = _general(field)
     key = PREFETCHED + attname
 

@@ -115,8 +115,10 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
         queryset = self.model.objects.all()
         if self.action == "list" and not self.tombstones:
             queryset = queryset.filter(voided_at__isnull=True)
-        return queryset.prefetch_related(
-            *expand.prefetches(self.model, getattr(self, "prefetch", [])))
+        joined, prefetched = expand.loading(self.model, getattr(self, "prefetch", []))
+        if joined:  # (with no arguments select_related would join every foreign key)
+            queryset = queryset.select_related(*joined)
+        return queryset.prefetch_related(*prefetched)
 
     def ordering_for(self, request) -> tuple[str, bool]:
         raw = request.query_params.get("ordering") or "created"
