@@ -61,6 +61,29 @@ def _walk_uncached(serializer_class, tree: dict, prefix: str = ""):
     return lookups, invalid
 
 
+def briefs(serializer_class, tree: dict) -> dict[str, tuple[str, ...]]:
+    """Forward relations under ``tree`` rendered in brief form (not expanded): lookup path ->
+    the columns their brief form reads (id, display text, what masking the display needs)."""
+    return dict(_briefs(serializer_class, json.dumps(tree), ""))
+
+
+@functools.lru_cache(maxsize=512)
+def _briefs(serializer_class, tree_key: str, prefix: str) -> tuple:
+    from .fields import Related
+
+    tree, found = json.loads(tree_key), []
+    for name, field in serializer_class().fields.items():
+        path = prefix + (field.source if field.source != "*" else name)
+        if isinstance(field, Related):
+            if name in tree:
+                found += _briefs(field.resource().full, json.dumps(tree[name]), path + "__")
+            elif not field.many and getattr(field.resource().brief, "columns", None):
+                found.append((path, field.resource().brief.columns))
+        elif isinstance(field, serializers.ListSerializer):
+            found += _briefs(type(field.child), json.dumps(tree.get(name, {})), path + "__")
+    return tuple(found)
+
+
 def _expandable(field) -> bool:
     from .fields import Related
 
@@ -74,12 +97,13 @@ def expandable_names(serializer_class) -> list[str]:
 PREFETCHED = "_prefetched_"
 
 
-def loading(model, lookups: list[str]) -> tuple[list[str], list]:
-    """How to load ``lookups`` (paths from ``walk``): ``(select_related, prefetch_related)``
-    arguments for a queryset of ``model``.
+def loading(model, lookups: list[str], briefs: dict | None = None) -> tuple[list, list, list]:
+    """How to load ``lookups`` (paths from ``walk``): ``(select_related, defer,
+    prefetch_related)`` arguments for a queryset of ``model``.
 
     A chain of forward relations (a case's municipality, a document's author organisation)
     is joined into the query that loads the record it starts from: no query of its own.
+    Those shown in brief form (``briefs``: path -> columns read) load only those columns.
     Every to-many relation (a case's registration numbers, documents ...) is one query,
     loaded into a plain list (``Prefetch(..., to_attr=)``, read back by the serializers):
     with a plain lookup Django gives every record its own QuerySet of its related records,
@@ -88,6 +112,7 @@ def loading(model, lookups: list[str]) -> tuple[list[str], list]:
     """
     from django.db.models import Prefetch
 
+    briefs = briefs or {}
     root: dict = {}  # path tree: part -> (field, subtree)
     for lookup in lookups:
         opts, node = model._meta, root
@@ -96,31 +121,42 @@ def loading(model, lookups: list[str]) -> tuple[list[str], list]:
             node = node.setdefault(part, (field, {}))[1]
             opts = field.related_model._meta
 
-    def joins(tree: dict, prefix: str = "") -> list[str]:
-        """Forward chains in ``tree``, up to the next to-many relation."""
-        chains = []
+    def joins(tree: dict, prefix: str, origin: str) -> tuple[list[str], list[str]]:
+        """Forward chains in ``tree`` up to the next to-many relation, and the columns of
+        brief ones left unread (paths relative to the query, ``origin`` from ``model``)."""
+        chains, deferred = [], []
         for part, (field, subtree) in tree.items():
-            if not _many(field):
-                chains.append(prefix + part)
-                chains += joins(subtree, f"{prefix}{part}__")
-        return chains
+            if _many(field):
+                continue
+            chains.append(prefix + part)
+            columns = briefs.get(origin + part)
+            if columns and set(columns) <= {f.name for f in field.related_model._meta.fields}:
+                deferred += [f"{prefix}{part}__{f.name}"
+                             for f in field.related_model._meta.concrete_fields
+                             if f.name not in columns and not f.primary_key]
+            more, unread = joins(subtree, f"{prefix}{part}__", f"{origin}{part}__")
+            chains += more
+            deferred += unread
+        return chains, deferred
 
     prefetch = []
 
-    def walk_tree(tree: dict, path: str = "") -> None:
+    def walk_tree(tree: dict, path: str, origin: str) -> None:
         for part, (field, subtree) in tree.items():
             if _many(field):
                 queryset = field.related_model._default_manager.all()
-                if chains := joins(subtree):  # (with no arguments it would join every FK)
-                    queryset = queryset.select_related(*chains)
+                chains, deferred = joins(subtree, "", f"{origin}{part}__")
+                if chains:  # (with no arguments it would join every foreign key)
+                    queryset = queryset.select_related(*chains).defer(*deferred)
                 prefetch.append(Prefetch(path + part, queryset=queryset,
                                          to_attr=PREFETCHED + part))
-                walk_tree(subtree, f"{path}{PREFETCHED}{part}__")
+                walk_tree(subtree, f"{path}{PREFETCHED}{part}__", f"{origin}{part}__")
             else:
-                walk_tree(subtree, f"{path}{part}__")
+                walk_tree(subtree, f"{path}{part}__", f"{origin}{part}__")
 
-    walk_tree(root)
-    return joins(root), prefetch
+    walk_tree(root, "", "")
+    chains, deferred = joins(root, "", "")
+    return chains, deferred, prefetch
 
 
 def _many(field) -> bool:

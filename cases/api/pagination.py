@@ -105,6 +105,7 @@ def page_rows(queryset, page_ids, ordering):
     """
     rows = queryset.model._base_manager.filter(pk__in=page_ids).order_by(*ordering)
     rows.query.select_related = queryset.query.select_related
+    rows.query.deferred_loading = queryset.query.deferred_loading
     return rows.prefetch_related(*queryset._prefetch_related_lookups)
 
 

@@ -159,6 +159,9 @@ def brief_serializer(model, display: str):
     attrs = {
         "Meta": Meta,
         "to_representation": to_representation,
+        # What to_representation reads, so a joined related record loads only these.
+        "columns": ("id", display, *(("confidential", "public_title") if display == "title"
+                                     else ())),
         "id": serializers.UUIDField(read_only=True, help_text="Id of the record."),
         "url": serializers.SerializerMethodField(help_text="This record in the API."),
         "display": serializers.SerializerMethodField(help_text="A short human-readable label."),

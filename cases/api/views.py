@@ -115,9 +115,11 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
         queryset = self.model.objects.all()
         if self.action == "list" and not self.tombstones:
             queryset = queryset.filter(voided_at__isnull=True)
-        joined, prefetched = expand.loading(self.model, getattr(self, "prefetch", []))
+        joined, unread, prefetched = expand.loading(
+            self.model, getattr(self, "prefetch", []),
+            expand.briefs(self.resource.full, getattr(self, "expand_tree", {})))
         if joined:  # (with no arguments select_related would join every foreign key)
-            queryset = queryset.select_related(*joined)
+            queryset = queryset.select_related(*joined).defer(*unread)
         return queryset.prefetch_related(*prefetched)
 
     def ordering_for(self, request) -> tuple[str, bool]:
