@@ -80,8 +80,16 @@ def _briefs(serializer_class, tree_key: str, prefix: str) -> tuple:
             elif not field.many and getattr(field.resource().brief, "columns", None):
                 found.append((path, field.resource().brief.columns))
         elif isinstance(field, serializers.ListSerializer):
-            found += _briefs(type(field.child), json.dumps(tree.get(name, {})), path + "__")
+            child = type(field.child)
+            if not hasattr(child, "get_url"):  # a part of the record, not a record: its
+                # bookkeeping columns are read only if it shows them
+                shown = {f.source for f in child().fields.values()}
+                found.append((path, ("*", *(c for c in AUDIT if c in shown))))
+            found += _briefs(child, json.dumps(tree.get(name, {})), path + "__")
     return tuple(found)
+
+
+AUDIT = ("created", "modified", "voided_at", "void_reason", "voided_by")
 
 
 def _expandable(field) -> bool:
@@ -103,7 +111,9 @@ def loading(model, lookups: list[str], briefs: dict | None = None) -> tuple[list
 
     A chain of forward relations (a case's municipality, a document's author organisation)
     is joined into the query that loads the record it starts from: no query of its own.
-    Those shown in brief form (``briefs``: path -> columns read) load only those columns.
+    Those shown in brief form (``briefs``: path -> columns read) load only those columns;
+    parts of records (registration numbers, signatories ...: columns ``("*", ...)``) leave
+    out the bookkeeping columns (AUDIT) they do not show.
     Every to-many relation (a case's registration numbers, documents ...) is one query,
     loaded into a plain list (``Prefetch(..., to_attr=)``, read back by the serializers):
     with a plain lookup Django gives every record its own QuerySet of its related records,
@@ -130,7 +140,8 @@ def loading(model, lookups: list[str], briefs: dict | None = None) -> tuple[list
                 continue
             chains.append(prefix + part)
             columns = briefs.get(origin + part)
-            if columns and set(columns) <= {f.name for f in field.related_model._meta.fields}:
+            names = {f.name for f in field.related_model._meta.fields}
+            if columns and "*" not in columns and set(columns) <= names:
                 deferred += [f"{prefix}{part}__{f.name}"
                              for f in field.related_model._meta.concrete_fields
                              if f.name not in columns and not f.primary_key]
@@ -147,7 +158,12 @@ def loading(model, lookups: list[str], briefs: dict | None = None) -> tuple[list
                 queryset = field.related_model._default_manager.all()
                 chains, deferred = joins(subtree, "", f"{origin}{part}__")
                 if chains:  # (with no arguments it would join every foreign key)
-                    queryset = queryset.select_related(*chains).defer(*deferred)
+                    queryset = queryset.select_related(*chains)
+                shown = briefs.get(origin + part, ())
+                if shown[:1] == ("*",):
+                    deferred += [c for c in AUDIT if c not in shown]
+                if deferred:
+                    queryset = queryset.defer(*deferred)
                 prefetch.append(Prefetch(path + part, queryset=queryset,
                                          to_attr=PREFETCHED + part))
                 walk_tree(subtree, f"{path}{PREFETCHED}{part}__", f"{origin}{part}__")

@@ -17,6 +17,7 @@ dict in field order. The output is the same, field by field (tests/test_api_plan
 
 from collections.abc import Callable
 
+from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import fields as f
 from rest_framework import serializers
 from rest_framework.fields import SkipField
@@ -45,6 +46,9 @@ def plan(serializer) -> list[tuple[str, Getter]]:
                 isinstance(field, serializers.ListSerializer)
                 or isinstance(field, Related) and field.many):
             getter = _many(field, field.source_attrs[0])
+        elif (len(field.source_attrs) == 1 and isinstance(field, Related)
+              and type(field).get_attribute is Related.get_attribute):
+            getter = _forward(field, field.source_attrs[0])
         steps.append((field.field_name, getter or _general(field)))
     return steps
 
@@ -79,6 +83,20 @@ def _many(field, attname: str) -> Getter:
     return get
 
 
+def _forward(field, attname: str) -> Getter:
+    """A related record (joined or prefetched), read directly; anything unusual as DRF."""
+    general = _general(field)
+
+    def get(instance):
+        try:
+            value = getattr(instance, attname)
+        except (ObjectDoesNotExist, AttributeError):
+            return general(instance)
+        return None if value is None else field.to_representation(value)
+
+    return get
+
+
 def _general(field) -> Getter:
     """What DRF's Serializer.to_representation does for one field."""
 
@@ -99,6 +117,11 @@ def _converter(field) -> Callable:
         return str
     if kind is f.IntegerField:
         return int
+    if kind is f.BooleanField:
+        def boolean(value):
+            return value if value is True or value is False else field.to_representation(value)
+
+        return boolean
     if kind is f.ChoiceField:
         choices = field.choice_strings_to_values
 

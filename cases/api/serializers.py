@@ -90,8 +90,12 @@ class RegisterSerializer(ExpandableMixin, serializers.ModelSerializer):
     def get_url(self, obj) -> str | None:
         return record_url(obj, self.context.get("request"))
 
+    @cached_property
+    def _tombstones(self) -> bool:
+        return bool(self.context.get("tombstones"))
+
     def to_representation(self, instance):
-        if self.context.get("tombstones") and instance.voided_at:
+        if self._tombstones and instance.voided_at:
             return {"id": str(instance.id), "url": self.get_url(instance), "voided": True,
                     "voided_at": instance.voided_at.isoformat().replace("+00:00", "Z"),
                     "modified": instance.modified.isoformat().replace("+00:00", "Z")}
