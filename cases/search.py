@@ -160,21 +160,32 @@ def _quote(word: str) -> str:
     return "'" + word.replace("'", "''") + "'"
 
 
+# Most matches ranked per query. Ranking reads each match's whole vector (positions and
+# weights), so a word found in most of a million documents cost seconds. Up to this many
+# matches the ranking is exact; beyond, the best hits among the first this-many matches
+# PostgreSQL finds are returned: every hit is a real match, ranked, and the time is bounded.
+RANK_CANDIDATES = 5000
+
+
 def _ranked(cursor, tsquery: str, kinds, limit: int, *, seen, match: str) -> list[Hit]:
     kind_filter = "AND kind = ANY(%(kinds)s)" if kinds else ""
     cursor.execute(
         f"""WITH hits AS (
-                SELECT e.*, ts_rank_cd(e.vector, %(tsq)s::tsquery) AS rank
-                FROM cases_searchentry e
-                WHERE e.vector @@ %(tsq)s::tsquery {kind_filter}
-                  AND NOT (e.object_id = ANY(%(seen)s::uuid[]))
-                ORDER BY rank DESC, e.id LIMIT %(limit)s
+                SELECT * FROM (
+                    SELECT e.*, ts_rank_cd(e.vector, %(tsq)s::tsquery) AS rank
+                    FROM cases_searchentry e
+                    WHERE e.vector @@ %(tsq)s::tsquery {kind_filter}
+                      AND NOT (e.object_id = ANY(%(seen)s::uuid[]))
+                    LIMIT %(candidates)s
+                ) candidates
+                ORDER BY rank DESC, id LIMIT %(limit)s
             )
             SELECT kind, content_type_id, object_id, title,
                    ts_headline('{SEARCH_CONFIG}', title || E'\n' || body, %(tsq)s::tsquery,
                                '{HEADLINE}'),
                    rank
             FROM hits ORDER BY rank DESC, id""",
-        {"tsq": tsquery, "kinds": kinds, "limit": limit, "seen": seen},
+        {"tsq": tsquery, "kinds": kinds, "limit": limit, "seen": seen,
+         "candidates": RANK_CANDIDATES},
     )
     return [Hit(*row, match=match) for row in cursor.fetchall()]

@@ -103,3 +103,17 @@ def test_search_uses_its_indexes_not_a_sequential_scan():
         cursor.execute("ANALYZE cases_searchword")
     similar = _plan("SELECT word FROM cases_searchword WHERE word %% %s", ["skotlandsmodell"])
     assert "search_word_trgm" in similar
+
+
+def test_ranking_is_exact_up_to_the_candidate_cap_and_bounded_beyond(client, monkeypatch):
+    from cases import search as search_module
+
+    exact = [h for h in search(client, q="skola", limit=100) if h["match"] == "fulltext"]
+    assert len(exact) > 2  # all matches ranked: fewer than RANK_CANDIDATES
+    monkeypatch.setattr(search_module, "RANK_CANDIDATES", 2)
+    capped = [h for h in search(client, q="skola", limit=100) if h["match"] == "fulltext"]
+    assert 1 <= len(capped) <= 2  # only two matches were ranked
+    assert {h["id"] for h in capped} <= {h["id"] for h in exact}  # real matches
+    ranks = [h["rank"] for h in capped]
+    assert ranks == sorted(ranks, reverse=True)
+    assert all("<mark>" in h["snippet"] for h in capped)

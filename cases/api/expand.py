@@ -5,6 +5,9 @@ The same walk over the serializers that validates a path also yields the ``prefe
 lookups that load it, so a page costs one query per relation, whatever its size.
 """
 
+import functools
+import json
+
 from rest_framework import serializers
 
 
@@ -18,7 +21,21 @@ def parse(raw: str | None) -> dict:
 
 
 def walk(serializer_class, tree: dict, prefix: str = "") -> tuple[list[str], list[str]]:
-    """Return (prefetch lookups, invalid paths) for ``tree`` under ``serializer_class``."""
+    """Return (prefetch lookups, invalid paths) for ``tree`` under ``serializer_class``.
+
+    The answer depends only on the class and the tree, and finding it builds every
+    serializer on the way: it is remembered (for the most recent trees)."""
+    lookups, invalid = _walk(serializer_class, json.dumps(tree), prefix)
+    return list(lookups), list(invalid)
+
+
+@functools.lru_cache(maxsize=512)
+def _walk(serializer_class, tree_key: str, prefix: str) -> tuple[tuple, tuple]:
+    lookups, invalid = _walk_uncached(serializer_class, json.loads(tree_key), prefix)
+    return tuple(lookups), tuple(invalid)
+
+
+def _walk_uncached(serializer_class, tree: dict, prefix: str = ""):
     from .fields import Related
 
     lookups, invalid = [], []
@@ -44,6 +61,37 @@ def walk(serializer_class, tree: dict, prefix: str = "") -> tuple[list[str], lis
     return lookups, invalid
 
 
+def briefs(serializer_class, tree: dict) -> dict[str, tuple[str, ...]]:
+    """Forward relations under ``tree`` rendered in brief form (not expanded): lookup path ->
+    the columns their brief form reads (id, display text, what masking the display needs)."""
+    return dict(_briefs(serializer_class, json.dumps(tree), ""))
+
+
+@functools.lru_cache(maxsize=512)
+def _briefs(serializer_class, tree_key: str, prefix: str) -> tuple:
+    from .fields import Related
+
+    tree, found = json.loads(tree_key), []
+    for name, field in serializer_class().fields.items():
+        path = prefix + (field.source if field.source != "*" else name)
+        if isinstance(field, Related):
+            if name in tree:
+                found += _briefs(field.resource().full, json.dumps(tree[name]), path + "__")
+            elif not field.many and getattr(field.resource().brief, "columns", None):
+                found.append((path, field.resource().brief.columns))
+        elif isinstance(field, serializers.ListSerializer):
+            child = type(field.child)
+            if not hasattr(child, "get_url"):  # a part of the record, not a record: its
+                # bookkeeping columns are read only if it shows them
+                shown = {f.source for f in child().fields.values()}
+                found.append((path, ("*", *(c for c in AUDIT if c in shown))))
+            found += _briefs(child, json.dumps(tree.get(name, {})), path + "__")
+    return tuple(found)
+
+
+AUDIT = ("created", "modified", "voided_at", "void_reason", "voided_by")
+
+
 def _expandable(field) -> bool:
     from .fields import Related
 
@@ -52,3 +100,80 @@ def _expandable(field) -> bool:
 
 def expandable_names(serializer_class) -> list[str]:
     return [name for name, field in serializer_class().fields.items() if _expandable(field)]
+
+
+PREFETCHED = "_prefetched_"
+
+
+def loading(model, lookups: list[str], briefs: dict | None = None) -> tuple[list, list, list]:
+    """How to load ``lookups`` (paths from ``walk``): ``(select_related, defer,
+    prefetch_related)`` arguments for a queryset of ``model``.
+
+    A chain of forward relations (a case's municipality, a document's author organisation)
+    is joined into the query that loads the record it starts from: no query of its own.
+    Those shown in brief form (``briefs``: path -> columns read) load only those columns;
+    parts of records (registration numbers, signatories ...: columns ``("*", ...)``) leave
+    out the bookkeeping columns (AUDIT) they do not show.
+    Every to-many relation (a case's registration numbers, documents ...) is one query,
+    loaded into a plain list (``Prefetch(..., to_attr=)``, read back by the serializers):
+    with a plain lookup Django gives every record its own QuerySet of its related records,
+    a clone per record and relation, which on a page of hundreds cost more than the query.
+    So a page costs one query, plus one per to-many relation rendered.
+    """
+    from django.db.models import Prefetch
+
+    briefs = briefs or {}
+    root: dict = {}  # path tree: part -> (field, subtree)
+    for lookup in lookups:
+        opts, node = model._meta, root
+        for part in lookup.split("__"):
+            field = opts.get_field(part)
+            node = node.setdefault(part, (field, {}))[1]
+            opts = field.related_model._meta
+
+    def joins(tree: dict, prefix: str, origin: str) -> tuple[list[str], list[str]]:
+        """Forward chains in ``tree`` up to the next to-many relation, and the columns of
+        brief ones left unread (paths relative to the query, ``origin`` from ``model``)."""
+        chains, deferred = [], []
+        for part, (field, subtree) in tree.items():
+            if _many(field):
+                continue
+            chains.append(prefix + part)
+            columns = briefs.get(origin + part)
+            names = {f.name for f in field.related_model._meta.fields}
+            if columns and "*" not in columns and set(columns) <= names:
+                deferred += [f"{prefix}{part}__{f.name}"
+                             for f in field.related_model._meta.concrete_fields
+                             if f.name not in columns and not f.primary_key]
+            more, unread = joins(subtree, f"{prefix}{part}__", f"{origin}{part}__")
+            chains += more
+            deferred += unread
+        return chains, deferred
+
+    prefetch = []
+
+    def walk_tree(tree: dict, path: str, origin: str) -> None:
+        for part, (field, subtree) in tree.items():
+            if _many(field):
+                queryset = field.related_model._default_manager.all()
+                chains, deferred = joins(subtree, "", f"{origin}{part}__")
+                if chains:  # (with no arguments it would join every foreign key)
+                    queryset = queryset.select_related(*chains)
+                shown = briefs.get(origin + part, ())
+                if shown[:1] == ("*",):
+                    deferred += [c for c in AUDIT if c not in shown]
+                if deferred:
+                    queryset = queryset.defer(*deferred)
+                prefetch.append(Prefetch(path + part, queryset=queryset,
+                                         to_attr=PREFETCHED + part))
+                walk_tree(subtree, f"{path}{PREFETCHED}{part}__", f"{origin}{part}__")
+            else:
+                walk_tree(subtree, f"{path}{part}__", f"{origin}{part}__")
+
+    walk_tree(root, "", "")
+    chains, deferred = joins(root, "", "")
+    return chains, deferred, prefetch
+
+
+def _many(field) -> bool:
+    return bool(field.one_to_many or field.many_to_many)

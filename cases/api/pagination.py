@@ -11,7 +11,8 @@ import json
 import uuid
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Q
+from django.db.models import F, Func, Q, UUIDField, Value
+from django.db.models.lookups import GreaterThan, LessThan
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -74,15 +75,38 @@ def after(field: str, descending: bool, value, pk) -> Q:
             | Q(**{f"{field}__isnull": True}))
 
 
+class Row(Func):
+    """A row constructor, ``(a, b)``, for row comparisons."""
+
+    template = "(%(expressions)s)"
+
+
 def after_row(queryset, model_field, descending: bool, value, pk):
     """Rows after (value, pk) as one row comparison, ``(field, id) > (value, pk)``, which
     PostgreSQL answers from the (field, id) index by a range scan. (The OR of ``after`` on a
-    column that is never null would make every page scan from the start: quadratic syncs.)"""
-    table = queryset.model._meta.db_table
-    operator = "<" if descending else ">"
-    return queryset.extra(  # Django has no row-comparison lookup
-        where=[f'("{table}"."{model_field.column}", "{table}"."id") {operator} (%s, %s)'],
-        params=[value, pk])
+    column that is never null would make every page scan from the start: quadratic syncs.)
+    An expression, not raw SQL, so that it names the right table inside a subquery too."""
+    comparison = LessThan if descending else GreaterThan
+    return queryset.filter(comparison(
+        Row(F(model_field.name), F("id"), output_field=model_field),
+        Row(Value(value, output_field=model_field), Value(pk, output_field=UUIDField()),
+            output_field=model_field)))
+
+
+def page_rows(queryset, page_ids, ordering):
+    """The rows of a page whose ids ``page_ids`` (a sliced ``values("pk")`` query) selects:
+    ``WHERE id IN (SELECT id ... ORDER BY ... LIMIT n)``, one query.
+
+    The subquery needs only indexed columns when the filters do, so PostgreSQL finds the
+    page's ids by an index-only scan, skipping non-matching records inside the index, and
+    reads the table only for the rows of the page (a "deferred join"). Filtering the full
+    rows instead would read every skipped record from the table. The related records the
+    queryset joins or prefetches are loaded for the page as before.
+    """
+    rows = queryset.model._base_manager.filter(pk__in=page_ids).order_by(*ordering)
+    rows.query.select_related = queryset.query.select_related
+    rows.query.deferred_loading = queryset.query.deferred_loading
+    return rows.prefetch_related(*queryset._prefetch_related_lookups)
 
 
 class KeysetPagination(BasePagination):
@@ -95,7 +119,7 @@ class KeysetPagination(BasePagination):
         model_field = queryset.model._meta.get_field(field)
         direction = "-" if descending else ""
         order = F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
-        self.count = queryset.order_by()[:COUNT_LIMIT + 1].count()
+        self.count = queryset.order_by().values("pk")[:COUNT_LIMIT + 1].count()
         ordered = queryset.order_by(order, f"{direction}id")
         cursor = request.query_params.get("cursor")
         if cursor:
@@ -104,7 +128,8 @@ class KeysetPagination(BasePagination):
                 ordered = ordered.filter(after(field, descending, value, pk))
             else:
                 ordered = after_row(ordered, model_field, descending, value, pk)
-        rows = list(ordered[:self.size + 1])
+        rows = list(page_rows(queryset, ordered.values("pk")[:self.size + 1],
+                              (order, f"{direction}id")))
         self.has_next = len(rows) > self.size
         rows = rows[:self.size]
         self.next_cursor = None

@@ -7,13 +7,14 @@ from django.http import JsonResponse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
-from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler
+
+from .renderers import FastJSONRenderer
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
-class ProblemJSONRenderer(JSONRenderer):
+class ProblemJSONRenderer(FastJSONRenderer):
     media_type = PROBLEM_CONTENT_TYPE
     format = "problem+json"
 

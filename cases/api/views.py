@@ -115,7 +115,12 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
         queryset = self.model.objects.all()
         if self.action == "list" and not self.tombstones:
             queryset = queryset.filter(voided_at__isnull=True)
-        return queryset.prefetch_related(*getattr(self, "prefetch", []))
+        joined, unread, prefetched = expand.loading(
+            self.model, getattr(self, "prefetch", []),
+            expand.briefs(self.resource.full, getattr(self, "expand_tree", {})))
+        if joined:  # (with no arguments select_related would join every foreign key)
+            queryset = queryset.select_related(*joined).defer(*unread)
+        return queryset.prefetch_related(*prefetched)
 
     def ordering_for(self, request) -> tuple[str, bool]:
         raw = request.query_params.get("ordering") or "created"
@@ -127,7 +132,10 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
         problems: dict[str, list[str]] = {}
         if self.action == "list":
             allowed = LIST_PARAMETERS | set(self.filterset_class.base_filters)
-            form = self.filterset_class(params, queryset=self.model.objects.none()).form
+            # Kept for the filter backend, which filters with it (ValidatedFilterBackend).
+            self.validated_filterset = self.filterset_class(
+                params, queryset=self.model.objects.none(), request=request)
+            form = self.validated_filterset.form
             if not form.is_valid():
                 for name, errors in form.errors.items():
                     problems[name] = list(errors)

@@ -18,7 +18,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.fields import SkipField
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from cases import models as m
@@ -29,6 +28,7 @@ from cases.services.voiding import void_record
 
 from .access import is_cleared
 from .problems import problem_responses
+from .renderers import FastJSONRenderer
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -258,7 +258,7 @@ def current_etag(view, instance) -> str:
     """The ETag a plain GET of the record returns to this client (same bytes, same md5)."""
     context = {**view.get_serializer_context(), "expand": {}, "tombstones": False}
     data = view.resource.full(instance, context=context).data
-    content = JSONRenderer().render(data)
+    content = FastJSONRenderer().render(data)  # the renderer of GET responses
     return quote_etag(hashlib.md5(content, usedforsecurity=False).hexdigest())
 
 

@@ -1,0 +1,91 @@
+"""The fast paths of the read API give exactly what plain DRF gives.
+
+Serializer plans (cases.api.plan), the brief forms, the prefetched lists of to-many
+relations (cases.api.expand.loading) and the orjson renderer are switched off here one
+way: back to DRF's Serializer.to_representation, its managers and its JSONRenderer; every
+collection, with everything expandable expanded, for a cleared and an uncleared reader, must
+come out byte for byte the same.
+"""
+
+import datetime
+import decimal
+
+import pytest
+from django.utils.translation import gettext_lazy
+from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.test import APIClient
+
+from cases import models as m
+from cases.api import serializers as s
+from cases.api.registry import all_resources
+from cases.api.renderers import FastJSONRenderer
+from cases.services.tokens import issue_token
+
+from .test_api_collections import COLLECTIONS
+
+pytestmark = pytest.mark.django_db
+
+
+def plain_drf(monkeypatch):
+    monkeypatch.setattr(s.ExpandableMixin, "to_representation",
+                        serializers.Serializer.to_representation)
+    for resource in all_resources():
+        if resource.brief is not resource.full:  # the brief forms of brief_serializer
+            monkeypatch.setattr(resource.brief, "to_representation",
+                                serializers.Serializer.to_representation)
+    monkeypatch.setattr(FastJSONRenderer, "render", JSONRenderer.render)
+
+
+def reader(*, cleared: bool) -> APIClient:
+    _, key = issue_token(name=f"plan-{cleared}", cleared=cleared)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def responses(client, since) -> dict:
+    bodies = {}
+    for collection, (_, _, paths) in COLLECTIONS.items():
+        expand = ",".join(paths)
+        for params in ({"page_size": 500}, {"page_size": 500, "expand": expand},
+                       {"page_size": 7, "modified_since": since}):
+            response = client.get(f"/api/v1/{collection}/", params)
+            assert response.status_code == 200, response.content[:300]
+            bodies[collection, str(params)] = response.content
+        record = response.json()["results"][0]
+        detail = client.get(record["url"], {"expand": expand} if expand else {})
+        bodies[collection, "detail"] = detail.content
+    return bodies
+
+
+@pytest.mark.parametrize("cleared", [False, True])
+def test_fast_paths_give_the_same_bytes_as_plain_drf(monkeypatch, cleared):
+    case = m.Case.objects.filter(documents__isnull=False).order_by("created").first()
+    m.Case.objects.filter(pk=case.pk).update(
+        confidential=True, confidentiality_basis="OSL 26 kap. 1 §", public_title="Ärende")
+    m.Document.objects.filter(case=case).update(
+        confidential=True, confidentiality_basis="OSL 26 kap. 1 §", public_title="Handling")
+    voided = m.Decision.objects.order_by("created").first()
+    m.Decision.objects.filter(pk=voided.pk).update(
+        voided_at=datetime.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC),
+        void_reason="Fel ärende", voided_by="registrator")
+    client = reader(cleared=cleared)
+    since = "2000-01-01T00:00:00Z"
+    fast = responses(client, since)
+    plain_drf(monkeypatch)
+    assert responses(client, since) == fast
+
+
+def test_the_renderer_writes_what_drf_writes():
+    data = {
+        "text": "Kommunstyrelsen\u2028föreslår \"att\" … ✓", "number": 3, "ratio": 0.25,
+        "none": None, "yes": True, "when": datetime.datetime(2026, 3, 4, 5, 6, 7, 890,
+                                                               tzinfo=datetime.UTC),
+        "day": datetime.date(2026, 3, 4), "amount": decimal.Decimal("1234.50"),
+        "label": gettext_lazy("case"), "nested": [{"a": [1, 2, {"b": "c"}]}], 7: "seven",
+    }
+    assert FastJSONRenderer().render(data) == JSONRenderer().render(data)
+    pretty = FastJSONRenderer().render(data, "application/json; indent=2")
+    assert pretty == JSONRenderer().render(data, "application/json; indent=2")
+    assert FastJSONRenderer().render({"big": 2**70}) == JSONRenderer().render({"big": 2**70})
