@@ -32,5 +32,5 @@ class Migration(migrations.Migration):
     """Case list and sync indexes that also carry the date filters (covering indexes), and
     one for counting a filtered case list."""
 
-    dependencies = [("cases", "0011_case_list_index")]
+    dependencies = [("cases", "0012_roles")]
     operations = [migrations.RunSQL(sql=statements(True), reverse_sql=statements(False))]
