@@ -8,4 +8,8 @@ class CasesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from caseregister import timestamps
+
         from . import signals  # noqa: F401  (connects the search index)
+
+        timestamps.install()

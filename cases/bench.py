@@ -54,6 +54,10 @@ class Result:
         return 1000 * statistics.median(self.samples) if self.samples else None
 
     @property
+    def p95(self):
+        return self.ms(self.samples, 0.95)
+
+    @property
     def p99(self):
         return self.ms(self.samples, 0.99)
 
@@ -181,14 +185,16 @@ class Bench:
         rss = [process.memory_info().rss]
         started = time.perf_counter()
         records = 0
-        body = self.get("/api/v1/cases/", {"modified_since": self.since,
-                                          "page_size": 500}).json()
+        # (read with orjson, as a sync client would: the standard library's parser took a
+        # tenth of the walk)
+        body = orjson.loads(self.get("/api/v1/cases/", {"modified_since": self.since,
+                                                        "page_size": 500}).content)
         while True:
             records += len(body["results"])
             rss.append(process.memory_info().rss)
             if not body["next"]:
                 break
-            body = self.get(body["next"].replace("http://localhost", "")).json()
+            body = orjson.loads(self.get(body["next"].replace("http://localhost", "")).content)
         elapsed = time.perf_counter() - started
         result.samples = [elapsed]
         result.note = (f"{records:,} records in {elapsed:.1f} s = {records / elapsed:,.0f} "
@@ -310,11 +316,11 @@ def report(results: list[Result], http: dict | None, http_seconds: int = 30) -> 
         "",
         "Data: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()) + ".",
         "",
-        "| scenario | median ms | p99 ms | × raw SQL + orjson | queries | notes |",
-        "|---|---|---|---|---|---|",
+        "| scenario | median ms | p95 ms | p99 ms | × raw SQL + orjson | queries | notes |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        lines.append(f"| {r.name} | {fmt(r.median)} | {fmt(r.p99)} | "
+        lines.append(f"| {r.name} | {fmt(r.median)} | {fmt(r.p95)} | {fmt(r.p99)} | "
                      f"{fmt(r.ratio, '{:.2f}')} | {r.queries} | {r.note} |")
     if http:
         lines += ["", f"Over HTTP (gunicorn, one worker per core; wrk, 16 connections, "
@@ -344,6 +350,7 @@ def write_report(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
 
 
 def as_json(results: list[Result]) -> str:
-    return json.dumps([{"name": r.name, "median_ms": r.median, "p99_ms": r.p99,
+    return json.dumps([{"name": r.name, "median_ms": r.median, "p95_ms": r.p95,
+                        "p99_ms": r.p99,
                         "ratio": r.ratio, "queries": r.queries, "note": r.note}
                        for r in results], indent=2)

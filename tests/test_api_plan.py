@@ -1,10 +1,10 @@
 """The fast paths of the read API give exactly what plain DRF gives.
 
-Serializer plans (cases.api.plan), the brief forms, the prefetched lists of to-many
-relations (cases.api.expand.loading) and the orjson renderer are switched off here one
-way: back to DRF's Serializer.to_representation, its managers and its JSONRenderer; every
-collection, with everything expandable expanded, for a cleared and an uncleared reader, must
-come out byte for byte the same.
+List pages rendered from rows (cases.api.rows), serializer plans (cases.api.plan), the brief
+forms, the prefetched lists of to-many relations (cases.api.expand.loading) and the orjson
+renderer are switched off here one way: back to DRF's Serializer.to_representation, its
+managers and its JSONRenderer; every collection, with everything expandable expanded, for a
+cleared and an uncleared reader, must come out byte for byte the same.
 """
 
 import datetime
@@ -17,6 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
 from cases import models as m
+from cases.api import rows
 from cases.api import serializers as s
 from cases.api.registry import all_resources
 from cases.api.renderers import FastJSONRenderer
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.django_db
 
 
 def plain_drf(monkeypatch):
+    monkeypatch.setattr(rows, "layout_for", lambda serializer_class: None)
     monkeypatch.setattr(s.ExpandableMixin, "to_representation",
                         serializers.Serializer.to_representation)
     for resource in all_resources():

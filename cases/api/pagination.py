@@ -112,7 +112,10 @@ def page_rows(queryset, page_ids, ordering):
 class KeysetPagination(BasePagination):
     """``?page_size=`` (1–500, default 50) and an opaque ``?cursor=`` from ``next``."""
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(self, queryset, request, view=None, render=None):
+        """The page's records. With ``render`` (page ids, ordering) -> [(record, row)], the
+        page is fetched and rendered by it (cases.api.rows) and the rendered records are
+        returned; rows give the cursor its position by ``view.ordering_for``'s column."""
         field, descending = view.ordering_for(request)
         self.request = request
         self.size = page_size(request.query_params.get("page_size"))
@@ -128,17 +131,20 @@ class KeysetPagination(BasePagination):
                 ordered = ordered.filter(after(field, descending, value, pk))
             else:
                 ordered = after_row(ordered, model_field, descending, value, pk)
-        rows = list(page_rows(queryset, ordered.values("pk")[:self.size + 1],
-                              (order, f"{direction}id")))
-        self.has_next = len(rows) > self.size
-        rows = rows[:self.size]
+        page_ids = ordered.values("pk")[:self.size + 1]
+        ordering = (order, f"{direction}id")
+        if render is None:
+            records = list(page_rows(queryset, page_ids, ordering))
+            positions = [(getattr(r, model_field.attname), r.pk) for r in records]
+        else:
+            records, positions = render(page_ids, ordering, model_field.attname)
+        self.has_next = len(records) > self.size
         self.next_cursor = None
         if self.has_next:
-            last = rows[-1]
-            value = getattr(last, model_field.attname)
+            value, pk = positions[self.size - 1]
             self.next_cursor = encode_cursor(
-                [value.isoformat() if hasattr(value, "isoformat") else value, str(last.pk)])
-        return rows
+                [value.isoformat() if hasattr(value, "isoformat") else value, str(pk)])
+        return records[:self.size]
 
     def get_paginated_response(self, data):
         return Response({

@@ -39,7 +39,7 @@ def plan(serializer) -> list[tuple[str, Getter]]:
         getter = None
         if (len(field.source_attrs) == 1 and field.source_attrs[0] in columns
                 and type(field).get_attribute is f.Field.get_attribute):
-            getter = _column(field.source_attrs[0], _converter(field))
+            getter = _column(field.source_attrs[0], converter(field))
         elif isinstance(field, f.SerializerMethodField):
             getter = getattr(field.parent, field.method_name)
         elif len(field.source_attrs) == 1 and (
@@ -108,7 +108,7 @@ def _general(field) -> Getter:
     return get
 
 
-def _converter(field) -> Callable:
+def converter(field) -> Callable:
     """``field.to_representation`` for a non-null value, or a faster equivalent."""
     kind = type(field)
     if kind is f.CharField:

@@ -96,9 +96,8 @@ class RegisterSerializer(ExpandableMixin, serializers.ModelSerializer):
 
     def to_representation(self, instance):
         if self._tombstones and instance.voided_at:
-            return {"id": str(instance.id), "url": self.get_url(instance), "voided": True,
-                    "voided_at": instance.voided_at.isoformat().replace("+00:00", "Z"),
-                    "modified": instance.modified.isoformat().replace("+00:00", "Z")}
+            return tombstone(str(instance.id), self.get_url(instance), instance.voided_at,
+                             instance.modified)
         return mask(super().to_representation(instance), instance, cleared=cleared(self))
 
 
@@ -108,7 +107,10 @@ class PartSerializer(ExpandableMixin, serializers.ModelSerializer):
 
 def cleared(serializer) -> bool:
     """Whether the reader may see confidential details (computed once per request)."""
-    request = serializer.context.get("request")
+    return request_cleared(serializer.context.get("request"))
+
+
+def request_cleared(request) -> bool:
     if request is None:
         return False
     if not hasattr(request, "_cleared"):
@@ -117,26 +119,39 @@ def cleared(serializer) -> bool:
 
 
 _PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
-_PATHS: dict[str, str] = {}
+_PATHS: dict[str, tuple[str, str]] = {}
 
 
-def record_url(obj, request) -> str | None:
-    """The record's absolute URL. Resolved once per collection and once per request, then
-    filled in: reverse() for every record of a page was a fifth of a list's time."""
-    resource = resource_or_none(type(obj))
+def url_parts(model, request) -> tuple[str, str] | None:
+    """What comes before and after the id in the absolute URL of a ``model`` record, or
+    None for a model with no collection. Resolved once per collection and once per request:
+    reverse() for every record of a page was a fifth of a list's time."""
+    resource = resource_or_none(model)
     if resource is None or not resource.collection:
         return None
-    template = _PATHS.get(resource.basename)
-    if template is None:
-        template = _PATHS[resource.basename] = reverse(f"api:{resource.basename}-detail",
-                                                       args=[_PLACEHOLDER])
-    path = template.replace(_PLACEHOLDER, str(obj.pk))
+    parts = _PATHS.get(resource.basename)
+    if parts is None:
+        path = reverse(f"api:{resource.basename}-detail", args=[_PLACEHOLDER])
+        parts = _PATHS[resource.basename] = tuple(path.split(_PLACEHOLDER))
     if request is None:
-        return path
+        return parts
     origin = getattr(request, "_origin", None)
     if origin is None:
         origin = request._origin = request.build_absolute_uri("/")[:-1]
-    return origin + path
+    return origin + parts[0], parts[1]
+
+
+def record_url(obj, request) -> str | None:
+    """The record's absolute URL (its path without a request)."""
+    parts = url_parts(type(obj), request)
+    return None if parts is None else f"{parts[0]}{obj.pk}{parts[1]}"
+
+
+def tombstone(pk: str, url: str | None, voided_at, modified) -> dict:
+    """A voided record in a list with ``modified_since``: its id, url and when."""
+    return {"id": pk, "url": url, "voided": True,
+            "voided_at": voided_at.isoformat().replace("+00:00", "Z"),
+            "modified": modified.isoformat().replace("+00:00", "Z")}
 
 
 COMMON = ["id", "url", "created", "modified", "voided_at", "void_reason", "voided_by", "sources"]

@@ -1,5 +1,7 @@
 """Read-only viewsets of every collection; thin: querying lives in selectors."""
 
+import functools
+
 from django.conf import settings
 from drf_spectacular.plumbing import force_instance
 from drf_spectacular.types import OpenApiTypes
@@ -16,7 +18,7 @@ from rest_framework.response import Response
 from cases import models as m
 from cases.selectors import case_timeline, links_of
 
-from . import expand, filters
+from . import expand, filters, rows
 from . import writes as w
 from .access import is_cleared
 from .pagination import InvalidCursor, KeysetPagination, decode_cursor, page_size
@@ -121,6 +123,18 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
         if joined:  # (with no arguments select_related would join every foreign key)
             queryset = queryset.select_related(*joined).defer(*unread)
         return queryset.prefetch_related(*prefetched)
+
+    def list(self, request, *args, **kwargs):
+        """A page without ``expand`` goes straight from rows to JSON when the serializer
+        allows it (cases.api.rows); anything else through the serializer."""
+        page_layout = None if self.expand_tree else rows.layout_for(self.get_serializer_class())
+        if page_layout is None:
+            return super().list(request, *args, **kwargs)
+        render = functools.partial(rows.render_page, page_layout, request=request,
+                                   tombstones=self.tombstones)
+        page = self.paginator.paginate_queryset(self.filter_queryset(self.get_queryset()),
+                                                request, view=self, render=render)
+        return self.get_paginated_response(page)
 
     def ordering_for(self, request) -> tuple[str, bool]:
         raw = request.query_params.get("ordering") or "created"
