@@ -54,6 +54,7 @@ BENCH_CASES ?= 1000000
 bench: $(VENV)/.installed
 	command -v wrk >/dev/null || apt-get install -y -qq wrk || echo "no wrk: HTTP part skipped"
 	$(VENV)/bin/pybabel compile --domain django --directory locale >/dev/null
+	$(PY) -m caseregister.embedded_db tune
 	URL=$$($(PY) -m caseregister.embedded_db reset caseregister_bench) && \
 	DATABASE_URL=$$URL $(PY) manage.py migrate --noinput -v0 && \
 	DATABASE_URL=$$URL $(PY) manage.py generate_register --cases $(BENCH_CASES) && \

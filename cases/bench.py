@@ -296,11 +296,12 @@ def machine() -> str:
         pass
     memory = psutil.virtual_memory().total / 2**30
     with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        version = cursor.fetchone()[0]
+        cursor.execute("SELECT current_setting('server_version'), "
+                       "current_setting('shared_buffers')")
+        version, buffers = cursor.fetchone()
     return (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB RAM, "
             f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-            f"PostgreSQL {version}")
+            f"PostgreSQL {version} (shared_buffers {buffers})")
 
 
 def fmt(value, pattern="{:.1f}"):

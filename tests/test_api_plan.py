@@ -17,9 +17,10 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
 from cases import models as m
-from cases.api import rows
+from cases.api import expand, rows
 from cases.api import serializers as s
-from cases.api.registry import all_resources
+from cases.api.fields import Related
+from cases.api.registry import all_resources, resource_for
 from cases.api.renderers import FastJSONRenderer
 from cases.services.tokens import issue_token
 
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 
 def plain_drf(monkeypatch):
-    monkeypatch.setattr(rows, "layout_for", lambda serializer_class: None)
+    monkeypatch.setattr(rows, "layout_for", lambda *args: None)
     monkeypatch.setattr(s.ExpandableMixin, "to_representation",
                         serializers.Serializer.to_representation)
     for resource in all_resources():
@@ -46,19 +47,47 @@ def reader(*, cleared: bool) -> APIClient:
     return client
 
 
+def to_many(serializer_class, prefix: str = "", depth: int = 2) -> list[str]:
+    """Expand paths of every related list (documents, motions.referrals ...), sources
+    aside: what rows render without the serializer (cases.api.rows)."""
+    paths = []
+    for name, field in serializer_class().fields.items():
+        if isinstance(field, Related) and field.many and name != "sources":
+            paths.append(prefix + name)
+            if depth > 1:
+                paths += to_many(field.resource().full, f"{prefix}{name}.", depth - 1)
+    return paths
+
+
 def responses(client, since) -> dict:
     bodies = {}
-    for collection, (_, _, paths) in COLLECTIONS.items():
+    for collection, (model, _, paths) in COLLECTIONS.items():
         expand = ",".join(paths)
+        lists = ",".join(to_many(resource_for(model).full))
         for params in ({"page_size": 500}, {"page_size": 500, "expand": expand},
-                       {"page_size": 7, "modified_since": since}):
+                       {"page_size": 500, "expand": lists},
+                       {"page_size": 7, "modified_since": since},
+                       {"page_size": 7, "modified_since": since, "expand": lists}):
             response = client.get(f"/api/v1/{collection}/", params)
             assert response.status_code == 200, response.content[:300]
             bodies[collection, str(params)] = response.content
         record = response.json()["results"][0]
-        detail = client.get(record["url"], {"expand": expand} if expand else {})
-        bodies[collection, "detail"] = detail.content
+        for detail in (expand, lists):
+            bodies[collection, "detail", detail] = client.get(
+                record["url"], {"expand": detail} if detail else {}).content
     return bodies
+
+
+def test_rows_render_lists_and_expanded_lists_here():
+    """The comparison below covers the row path: it is taken for these requests."""
+    for collection, (model, _, _) in COLLECTIONS.items():
+        if collection == "links":  # links show their source and target by method fields
+            continue
+        full = resource_for(model).full
+        assert rows.layout_for(full) is not None, collection
+        assert rows.layout_for(full, expand.parse(",".join(to_many(full)))) is not None, \
+            collection
+    assert "referrals.responses" in to_many(resource_for(m.Case).full)
 
 
 @pytest.mark.parametrize("cleared", [False, True])

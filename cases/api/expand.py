@@ -155,7 +155,8 @@ def loading(model, lookups: list[str], briefs: dict | None = None) -> tuple[list
     def walk_tree(tree: dict, path: str, origin: str) -> None:
         for part, (field, subtree) in tree.items():
             if _many(field):
-                queryset = field.related_model._default_manager.all()
+                queryset = field.related_model._default_manager.order_by(
+                    *related_ordering(field.related_model))
                 chains, deferred = joins(subtree, "", f"{origin}{part}__")
                 if chains:  # (with no arguments it would join every foreign key)
                     queryset = queryset.select_related(*chains)
@@ -173,6 +174,12 @@ def loading(model, lookups: list[str], briefs: dict | None = None) -> tuple[list
     walk_tree(root, "", "")
     chains, deferred = joins(root, "", "")
     return chains, deferred, prefetch
+
+
+def related_ordering(model) -> list[str]:
+    """The order of a record's embedded list: the model's, with the id breaking ties (two
+    documents of one date would otherwise come in either order)."""
+    return [*model._meta.ordering, "pk"]
 
 
 def _many(field) -> bool:

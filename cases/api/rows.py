@@ -1,33 +1,45 @@
-"""List pages rendered straight from database rows: no model instances, no serializer loop.
+"""Records rendered straight from database rows: no model instances, no serializer loop.
 
-A list page without ``expand`` shows each record's columns, its url, its forward relations
-in brief form (id, url, display text) and its parts (a case's registration numbers, a
-document's signatories) with their own columns and briefs. For such a page, building model
-instances (the record, every joined relation, every part) and walking the serializer for
-each was most of a page's time: a sync client reading 500 cases a page was held to a few
-thousand records a second.
+A record shows its columns, its url, its forward relations in brief form (id, url, display
+text), its parts (a case's registration numbers, a document's signatories) and, with
+``expand``, its related records in full (a case's documents, each with its own parts).
+Building model instances for all of these and walking the serializer for each was most of
+a request's time: a sync client reading 500 cases a page was held to a few thousand records
+a second, and a case with its documents, motions, referrals and decisions expanded took
+ten ORM-compiled queries and hundreds of instances.
 
-``layout(serializer)`` reads the serializer's fields once and says how to produce each from
-a row, or ``None`` when a field is anything else (a method field other than ``url``, an
-expanded relation, a serializer that renders itself its own way); that list is then served
-the ordinary way. ``render_page`` selects exactly the needed columns with ``values_list``
-(one query, the briefs' columns joined), one query per part list, and fills the dicts in
-the serializer's field order. Conversions, masking of confidential records for uncleared
-readers, tombstones and urls are the serializers' own functions, and
-``tests/test_api_plan.py`` checks every collection byte for byte against plain DRF.
+``layout_for(serializer_class, expand)`` reads the serializer's fields once (per class and
+expand tree) and says how to produce each from a row, or gives ``None`` when a field is
+anything else (a method field other than ``url``, an expanded forward relation, a
+serializer that renders itself its own way); such requests are served the ordinary way.
+``render_page`` selects exactly the needed columns with ``values_list`` (one query, the
+briefs' columns joined) and one query per part list or expanded relation (the parent ids
+passed as one array), and fills the dicts in the serializer's field order. Conversions,
+masking of confidential records for uncleared readers, tombstones and urls are the
+serializers' own functions, and ``tests/test_api_plan.py`` checks every collection, plain
+and with everything expanded, byte for byte against plain DRF.
 """
 
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Model, TextField, UUIDField
-from django.db.models.expressions import RawSQL
+from django.db.models import (
+    BooleanField,
+    F,
+    Func,
+    ManyToOneRel,
+    Model,
+    TextField,
+    UUIDField,
+)
 from django.db.models.functions import Cast
 from rest_framework import fields as f
 from rest_framework import serializers
 
 from cases.confidentiality import MASK, protected_fields
 
+from .expand import related_ordering
 from .fields import Related
 from .plan import converter
 from .serializers import (
@@ -44,38 +56,30 @@ from .serializers import (
 class Brief:
     """A forward relation shown in brief form: ``{"id", "url", "display"}`` or null."""
 
-    name: str
-    path: str  # lookup from the listed model, e.g. "municipality"
     model: type[Model]
-    display: str  # column shown as display; "title" is masked for confidential records
+    display: str  # column shown as display; a title is masked for confidential records
 
     @cached_property
     def masked(self) -> bool:
-        """Whether the display is a title that confidential records hide."""
         names = {f.name for f in self.model._meta.concrete_fields}
         return self.display == "title" and {"confidential", "public_title"} <= names
 
-    @property
-    def columns(self) -> list[str]:
+    def columns(self, path: str) -> list[str]:
         extra = ["confidential", "public_title"] if self.masked else []
-        return [f"{self.path}__id", *(f"{self.path}__{c}" for c in (self.display, *extra))]
-
-
-@dataclass
-class Parts:
-    """A list of parts (registration numbers, signatories ...) read by a second query."""
-
-    name: str
-    model: type[Model]
-    parent: str  # the part's foreign key to the record, e.g. "case_id"
-    layout: "Layout"
+        return [f"{path}__id", *(f"{path}__{c}" for c in (self.display, *extra))]
 
 
 @dataclass
 class Layout:
-    """How each output field of one serializer comes out of a row."""
+    """How each output field of one serializer comes out of a row.
+
+    ``record``: a register record (url, masking, tombstones) rather than a part of one.
+    ``parent``: for a part list or an expanded relation, the foreign key to the record
+    above it (e.g. ``case_id``)."""
 
     model: type[Model]
+    record: bool
+    parent: str | None = None
     steps: list = field(default_factory=list)  # (name, kind, detail) in output order
     columns: list[str] = field(default_factory=list)  # values_list arguments
 
@@ -95,39 +99,41 @@ class Layout:
         return {name: i for i, name in enumerate(self.columns)}
 
     @cached_property
-    def parts(self) -> list[Parts]:
-        return [detail for _, kind, detail in self.steps if kind == "parts"]
+    def nested(self) -> list[tuple[str, "Layout"]]:
+        return [(name, detail) for name, kind, detail in self.steps if kind == "nested"]
 
 
 def _is_uuid(model, path: str) -> bool:
-    field = None
+    target = None
     for name in path.split("__"):
-        field = model._meta.get_field(name)
-        model = field.related_model
-    if field.is_relation:
-        field = field.target_field
-    return isinstance(field, UUIDField)
+        target = model._meta.get_field(name)
+        model = target.related_model
+    if target.is_relation:
+        target = target.target_field
+    return isinstance(target, UUIDField)
 
 
-_LAYOUTS: dict[type, Layout | None] = {}
+_LAYOUTS: dict[tuple, Layout | None] = {}
 
 
-def layout_for(serializer_class) -> Layout | None:
-    """The layout of ``serializer_class``'s records on a list page without ``expand``, or
-    None if one of its fields needs the serializer (worked out once per class)."""
-    if serializer_class not in _LAYOUTS:
-        serializer = serializer_class(context={"expand": {}})
-        _LAYOUTS[serializer_class] = (
+def layout_for(serializer_class, expand: dict | None = None) -> Layout | None:
+    """The layout of ``serializer_class``'s records under the ``expand`` tree, or None if
+    one of its fields needs the serializer (worked out once per class and tree)."""
+    key = (serializer_class, json.dumps(expand or {}, sort_keys=True))
+    if key not in _LAYOUTS:
+        serializer = serializer_class(context={"expand": expand or {}})
+        _LAYOUTS[key] = (
             _layout(serializer, record=True)
             if type(serializer).to_representation is RegisterSerializer.to_representation
             else None)
-    return _LAYOUTS[serializer_class]
+    return _LAYOUTS[key]
 
 
 def _layout(serializer, *, record: bool) -> Layout | None:
     model = serializer.Meta.model
     concrete = {c.name: c for c in model._meta.concrete_fields}
-    result = Layout(model=model)
+    tree = serializer.expand_tree
+    result = Layout(model=model, record=record)
     result.add_column("id")
     for item in serializer._readable_fields:
         name, source = item.field_name, item.source
@@ -138,25 +144,20 @@ def _layout(serializer, *, record: bool) -> Layout | None:
         elif (record and isinstance(item, f.SerializerMethodField) and name == "url"
               and type(serializer).get_url is RegisterSerializer.get_url):
             result.steps.append((name, "url", None))
-        elif (isinstance(item, Related) and not item.many and source in concrete
-              and getattr(item.resource().brief, "columns", None)
+        elif (isinstance(item, Related) and not item.many and name not in tree
+              and source in concrete and getattr(item.resource().brief, "columns", None)
               and type(item).get_attribute is Related.get_attribute):
-            brief = Brief(name, source, concrete[source].related_model,
-                          item.resource().brief.columns[1])
+            brief = Brief(concrete[source].related_model, item.resource().brief.columns[1])
             first = len(result.columns)
-            for column in brief.columns:
+            for column in brief.columns(source):
                 result.add_column(column)
             result.steps.append((name, "brief", (brief, first)))
-        elif (record and isinstance(item, serializers.ListSerializer)
-              and isinstance(item.child, PartSerializer)
-              and type(item.child).to_representation is ExpandableMixin.to_representation):
-            relation = model._meta.get_field(source)
-            child = _layout(item.child, record=False)
-            if child is None or not relation.one_to_many:
+        elif isinstance(item, serializers.ListSerializer) or (
+                isinstance(item, Related) and item.many and name in tree):
+            nested = _nested(model, item, tree.get(name, {})) if record else None
+            if nested is None:
                 return None
-            child.add_column(relation.field.attname)
-            result.steps.append((name, "parts", Parts(name, relation.related_model,
-                                                      relation.field.attname, child)))
+            result.steps.append((name, "nested", nested))
         else:
             return None
     if record:
@@ -164,6 +165,28 @@ def _layout(serializer, *, record: bool) -> Layout | None:
                 ("confidential", "public_title") if "confidential" in concrete else ())):
             result.add_column(column)
     return result
+
+
+def _nested(model, item, subtree: dict) -> Layout | None:
+    """A part list (registration numbers ...) or an expanded relation (documents ...),
+    read by a query of its own on the foreign key to the record above."""
+    relation = model._meta.get_field(item.source)
+    if not isinstance(relation, ManyToOneRel) or not relation.one_to_many:
+        return None
+    if isinstance(item, serializers.ListSerializer):
+        if not (isinstance(item.child, PartSerializer) and not subtree and
+                type(item.child).to_representation is ExpandableMixin.to_representation):
+            return None
+        nested = _layout(item.child, record=False)
+    else:
+        found = layout_for(item.resource().full, subtree)  # shared: copied, not changed
+        nested = None if found is None else Layout(
+            model=found.model, record=True, steps=[*found.steps], columns=[*found.columns])
+    if nested is None:
+        return None
+    nested.parent = relation.field.attname
+    nested.add_column(nested.parent)
+    return nested
 
 
 def render_page(page_layout: Layout, page_ids, ordering, attname: str, *, request,
@@ -176,18 +199,22 @@ def render_page(page_layout: Layout, page_ids, ordering, attname: str, *, reques
                 .values_list(*page_layout.selected,
                              *([attname] if order_column == len(columns) else [])))
     page = _Page(request=request, cleared=request_cleared(request), tombstones=tombstones)
-    # the page's ids as one array parameter, not hundreds of parameters Django converts
-    page_ids_array = RawSQL("SELECT unnest(%s::uuid[])", [[row[0] for row in rows]])
-    parts = {}
-    for part in page_layout.parts:
-        grouped: dict = {}
-        parent = part.layout.index[part.parent]
-        for row in (part.model._default_manager.filter(**{f"{part.parent}__in": page_ids_array})
-                    .values_list(*part.layout.selected)):
-            grouped.setdefault(row[parent], []).append(row)
-        parts[part.name] = grouped
-    return ([page.record(page_layout, row, parts) for row in rows],
-            [(row[order_column], row[0]) for row in rows])
+    return page.render(page_layout, rows), [(row[order_column], row[0]) for row in rows]
+
+
+class AnyOf(Func):
+    """``column = ANY(%s::uuid[])``: the ids as one array parameter, not hundreds of
+    parameters Django converts one by one (and one query text for PostgreSQL to plan)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column: str, ids: list[str]):
+        super().__init__(F(column))
+        self.ids = ids
+
+    def as_sql(self, compiler, connection, **extra_context):
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"{column} = ANY(%s::uuid[])", (*params, self.ids)
 
 
 class _Page:
@@ -198,20 +225,37 @@ class _Page:
         self.briefs: dict = {}  # (model, id) -> brief dict; the same for every record
         self.urls: dict = {}
 
+    def render(self, layout: Layout, rows: list[tuple]) -> list[dict]:
+        """``rows`` rendered, with their parts and expanded relations (a query each)."""
+        nested = {}
+        if rows and layout.nested:
+            ids = [row[0] for row in rows]
+            for name, inner in layout.nested:
+                found = list(inner.model._default_manager.filter(AnyOf(inner.parent, ids))
+                             .order_by(*related_ordering(inner.model))
+                             .values_list(*inner.selected))
+                grouped: dict = {}
+                parent = inner.index[inner.parent]
+                for row, item in zip(found, self.render(inner, found), strict=True):
+                    grouped.setdefault(row[parent], []).append(item)
+                nested[name] = grouped
+        if layout.record:
+            return [self.record(layout, row, nested) for row in rows]
+        return [self.fill(layout, row, nested, row[0]) for row in rows]
+
     def url(self, model, pk: str) -> str:
         parts = self.urls.get(model)
         if parts is None:
             parts = self.urls[model] = url_parts(model, self.request)
         return f"{parts[0]}{pk}{parts[1]}"
 
-    def record(self, page_layout: Layout, row: tuple, parts: dict) -> dict:
-        model, index = page_layout.model, page_layout.index
-        pk = str(row[0])
+    def record(self, layout: Layout, row: tuple, nested: dict) -> dict:
+        model, index, pk = layout.model, layout.index, row[0]
         if self.tombstones:
             voided_at = row[index["voided_at"]]
             if voided_at:
                 return tombstone(pk, self.url(model, pk), voided_at, row[index["modified"]])
-        data = self.fill(page_layout, row, parts, pk)
+        data = self.fill(layout, row, nested, pk)
         if not self.cleared and "confidential" in index and row[index["confidential"]]:
             public_title = row[index["public_title"]]
             for name in protected_fields(model):
@@ -219,19 +263,18 @@ class _Page:
                     data[name] = public_title if name == "title" else MASK
         return data
 
-    def fill(self, page_layout: Layout, row: tuple, parts: dict, pk: str) -> dict:
+    def fill(self, layout: Layout, row: tuple, nested: dict, pk: str) -> dict:
         data = {}
-        for name, kind, detail in page_layout.steps:
+        for name, kind, detail in layout.steps:
             if kind == "column":
                 value = row[detail[0]]
                 data[name] = None if value is None else detail[1](value)
             elif kind == "url":
-                data[name] = self.url(page_layout.model, pk)
+                data[name] = self.url(layout.model, pk)
             elif kind == "brief":
                 data[name] = self.brief(*detail, row)
             else:
-                data[name] = [self.fill(detail.layout, item, {}, str(item[0]))
-                              for item in parts[name].get(row[0], ())]
+                data[name] = nested[name].get(pk, [])
         return data
 
     def brief(self, brief: Brief, first: int, row: tuple) -> dict | None:
@@ -244,7 +287,6 @@ class _Page:
             display = row[first + 1]
             if brief.masked and row[first + 2] and not self.cleared:
                 display = row[first + 3]  # the public title of a confidential record
-            pk = str(related)
-            found = self.briefs[key] = {"id": pk, "url": self.url(brief.model, pk),
+            found = self.briefs[key] = {"id": related, "url": self.url(brief.model, related),
                                         "display": str(display)}
         return found

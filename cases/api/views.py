@@ -112,11 +112,15 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self.expand_tree, self.prefetch = self._check_parameters(request)
+        self.layout = (rows.layout_for(self.get_serializer_class(), self.expand_tree)
+                       if self.action in ("list", "retrieve") else None)
 
     def get_queryset(self):
         queryset = self.model.objects.all()
         if self.action == "list" and not self.tombstones:
             queryset = queryset.filter(voided_at__isnull=True)
+        if getattr(self, "layout", None) is not None:
+            return queryset  # rendered from rows, which load what they show
         joined, unread, prefetched = expand.loading(
             self.model, getattr(self, "prefetch", []),
             expand.briefs(self.resource.full, getattr(self, "expand_tree", {})))
@@ -125,16 +129,23 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
         return queryset.prefetch_related(*prefetched)
 
     def list(self, request, *args, **kwargs):
-        """A page without ``expand`` goes straight from rows to JSON when the serializer
-        allows it (cases.api.rows); anything else through the serializer."""
-        page_layout = None if self.expand_tree else rows.layout_for(self.get_serializer_class())
-        if page_layout is None:
+        """Records go straight from rows to JSON when the serializer allows it
+        (cases.api.rows); otherwise through the serializer."""
+        if self.layout is None:
             return super().list(request, *args, **kwargs)
-        render = functools.partial(rows.render_page, page_layout, request=request,
+        render = functools.partial(rows.render_page, self.layout, request=request,
                                    tombstones=self.tombstones)
         page = self.paginator.paginate_queryset(self.filter_queryset(self.get_queryset()),
                                                 request, view=self, render=render)
         return self.get_paginated_response(page)
+
+    def retrieve(self, request, *args, **kwargs):
+        if self.layout is None:
+            return super().retrieve(request, *args, **kwargs)
+        record = self.get_object()  # 404 and object permissions as always
+        rendered, _ = rows.render_page(self.layout, [record.pk], ("id",), "id",
+                                       request=request, tombstones=False)
+        return Response(rendered[0])
 
     def ordering_for(self, request) -> tuple[str, bool]:
         raw = request.query_params.get("ordering") or "created"
