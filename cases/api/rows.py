@@ -110,7 +110,7 @@ class Layout:
             return list(self._queryset(ids))
         sql, params, slot, alias = statement
         with connections[alias].cursor() as cursor:
-            cursor.execute(sql, (*params[:slot], ids, *params[slot + 1:]))
+            cursor.execute(sql, (*params[:slot], array(ids), *params[slot + 1:]))
             return cursor.fetchall()
 
     def _queryset(self, ids):
@@ -230,19 +230,26 @@ def render_page(page_layout: Layout, page_ids, ordering, attname: str, *, reques
     return page.render(page_layout, rows), [(row[order_column], row[0]) for row in rows]
 
 
+def array(ids: list[str]) -> str:
+    """Uuids (as text) as one PostgreSQL array literal: psycopg dumps a list of 500 strings
+    element by element in Python (1.7 ms), a string at once."""
+    return "{" + ",".join(ids) + "}"
+
+
 class AnyOf(Func):
     """``column = ANY(%s::uuid[])``: the ids as one array parameter, not hundreds of
     parameters Django converts one by one (and one query text for PostgreSQL to plan)."""
 
     output_field = BooleanField()
 
-    def __init__(self, column: str, ids: list[str]):
+    def __init__(self, column: str, ids):
         super().__init__(F(column))
         self.ids = ids
 
     def as_sql(self, compiler, connection, **extra_context):
         column, params = compiler.compile(self.source_expressions[0])
-        return f"{column} = ANY(%s::uuid[])", (*params, self.ids)
+        ids = self.ids if self.ids is _IDS else array(self.ids)
+        return f"{column} = ANY(%s::uuid[])", (*params, ids)
 
 
 class _Page:
