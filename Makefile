@@ -57,8 +57,9 @@ bench: $(VENV)/.installed
 	$(PY) -m caseregister.embedded_db tune
 	URL=$$($(PY) -m caseregister.embedded_db reset caseregister_bench) && \
 	DATABASE_URL=$$URL $(PY) manage.py migrate --noinput -v0 && \
+	START=$$(date +%s) && \
 	DATABASE_URL=$$URL $(PY) manage.py generate_register --cases $(BENCH_CASES) && \
-	DATABASE_URL=$$URL $(PY) manage.py bench --write
+	DATABASE_URL=$$URL $(PY) manage.py bench --write --generated-in $$(( $$(date +%s) - START ))
 
 db-stop:
 	$(PY) -m caseregister.embedded_db stop

@@ -308,14 +308,17 @@ def fmt(value, pattern="{:.1f}"):
     return "–" if value is None else pattern.format(value)
 
 
-def report(results: list[Result], http: dict | None, http_seconds: int = 30) -> str:
+def report(results: list[Result], http: dict | None, http_seconds: int = 30, *,
+           generated_in: int | None = None) -> str:
     counts = {name: model.objects.count() for name, model in (
         ("cases", m.Case), ("documents", m.Document), ("motions", m.Motion),
         ("referrals", m.Referral), ("decisions", m.Decision), ("links", m.Link))}
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {machine()}.",
         "",
-        "Data: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()) + ".",
+        "Data: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()) + "."
+        + (f" Generated in {generated_in:,} s (`generate_register`, COPY, search index, "
+           "VACUUM ANALYZE)." if generated_in is not None else ""),
         "",
         "| scenario | median ms | p95 ms | p99 ms | × raw SQL + orjson | queries | notes |",
         "|---|---|---|---|---|---|---|",

@@ -52,6 +52,10 @@ def test_every_scenario_runs_and_reports(generated):
     assert by_name["case list"].queries == 3  # count, page, registration numbers
     assert by_name["case list"].ratio is not None
     assert "records/s" in by_name["sync walk"].note
-    table = bench.report(results, None)
+    table = bench.report(results, None, generated_in=1234)
     assert table.count("\n| ") >= 6
     assert "2,0" in table  # the data size is written down
+    assert "Generated in 1,234 s" in table
+    rows = [line for line in table.splitlines() if line.startswith("| case list")]
+    median, p95, p99 = (float(cell) for cell in rows[0].split("|")[2:5])
+    assert median <= p95 <= p99  # the p95 column sits between median and p99
