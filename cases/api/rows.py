@@ -104,22 +104,25 @@ class Layout:
         return [(name, detail) for name, kind, detail in self.steps if kind == "nested"]
 
     def rows_under(self, ids: list[str]) -> list[tuple]:
-        """The rows of a nested layout whose ``parent`` is one of ``ids``, in order."""
+        """The rows whose ``parent`` (for a top-level layout: whose id) is one of ``ids``,
+        in the model's order."""
         statement = self.statement
         if statement is None:
             return list(self._queryset(ids))
         sql, params, slot, alias = statement
-        with connections[alias].cursor() as cursor:
+        with connections[alias].cursor() as cursor:  # Django's: connected, logged, wrapped
+            if PreparedCursor is not None:
+                cursor.cursor = PreparedCursor.on(cursor.cursor.connection)
             cursor.execute(sql, (*params[:slot], array(ids), *params[slot + 1:]))
             return cursor.fetchall()
 
     def _queryset(self, ids):
-        return (self.model._default_manager.filter(AnyOf(self.parent, ids))
+        return (self.model._default_manager.filter(AnyOf(self.parent or "id", ids))
                 .order_by(*related_ordering(self.model)).values_list(*self.selected))
 
     @cached_property
     def statement(self) -> tuple | None:
-        """The nested query compiled once, (sql, params, where the ids go, database): the
+        """The query compiled once, (sql, params, where the ids go, database): the
         ORM compiled the same SQL on every request, which cost more than running it. None
         if a column needs converting in Python (then the ORM runs it)."""
         queryset = self._queryset(_IDS)
@@ -230,6 +233,33 @@ def render_page(page_layout: Layout, page_ids, ordering, attname: str, *, reques
     return page.render(page_layout, rows), [(row[order_column], row[0]) for row in rows]
 
 
+try:
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparedCursor(ServerBindingCursor):
+        """Runs each query as a prepared statement: PostgreSQL plans it once per connection.
+
+        The compiled row queries are the same text on every request (the ids are one
+        parameter); planning one with its joins took longer than running it (a case's
+        documents: 1 ms planned, 0.3 ms run)."""
+
+        @classmethod
+        def on(cls, connection):
+            # Django turns psycopg's statement preparation off (prepare_threshold None,
+            # which also refuses prepare=True); client-side binding cursors, which the ORM
+            # uses, never prepare, so allowing it changes only cursors like this one.
+            if connection.prepare_threshold is None:
+                connection.prepare_threshold = 2**31 - 1
+                # A custom plan for each call would plan each time: the point is not to.
+                connection.execute("SET plan_cache_mode = force_generic_plan")
+            return cls(connection)
+
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True, binary=binary)
+except ImportError:  # psycopg 2
+    PreparedCursor = None
+
+
 def array(ids: list[str]) -> str:
     """Uuids (as text) as one PostgreSQL array literal: psycopg dumps a list of 500 strings
     element by element in Python (1.7 ms), a string at once."""
@@ -250,6 +280,13 @@ class AnyOf(Func):
         column, params = compiler.compile(self.source_expressions[0])
         ids = self.ids if self.ids is _IDS else array(self.ids)
         return f"{column} = ANY(%s::uuid[])", (*params, ids)
+
+
+def render_record(record_layout: Layout, pk, *, request) -> dict | None:
+    """One record by id, rendered (None if there is none)."""
+    rows = record_layout.rows_under([str(pk)])
+    page = _Page(request=request, cleared=request_cleared(request), tombstones=False)
+    return page.render(record_layout, rows)[0] if rows else None
 
 
 class _Page:

@@ -143,9 +143,14 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
         if self.layout is None:
             return super().retrieve(request, *args, **kwargs)
         record = self.get_object()  # 404 and object permissions as always
-        rendered, _ = rows.render_page(self.layout, [record.pk], ("id",), "id",
-                                       request=request, tombstones=False)
-        return Response(rendered[0])
+        return Response(rows.render_record(self.layout, record.pk, request=request))
+
+    def filter_queryset(self, queryset):
+        # Only lists filter: any other action refuses filter parameters (_check_parameters),
+        # so building a filterset for it (a millisecond or two) would change nothing.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
 
     def ordering_for(self, request) -> tuple[str, bool]:
         raw = request.query_params.get("ordering") or "created"
