@@ -90,3 +90,22 @@ def test_with_an_init_signal_receiver_django_builds_the_instance():
     finally:
         post_init.disconnect(receiver, sender=m.Organisation)
     assert seen and seen[0] == loaded.pk
+
+
+def _executions() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        return dict(cursor.fetchall())
+
+
+def test_row_queries_are_prepared_statements_reused_across_requests(client):
+    case = m.Case.objects.filter(documents__isnull=False).order_by("created").first()
+    before = _executions()
+    for _ in range(3):
+        response = client.get(f"/api/v1/cases/{case.pk}/", {"expand": "documents"})
+        assert response.status_code == 200
+    assert response.json()["documents"]
+    after = _executions()
+    documents = [s for s in after if 'FROM "cases_document"' in s and "ANY($1" in s]
+    assert len(documents) == 1  # one statement, whatever the case
+    assert after[documents[0]] - before.get(documents[0], 0) == 3
