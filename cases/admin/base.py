@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path, unquote
 from django.contrib.contenttypes.admin import GenericTabularInline
+from django.forms.models import BaseInlineFormSet
 from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import connection, models, transaction
@@ -23,7 +24,7 @@ from cases.models import Provenance, RegisterModel, SearchEntry
 from cases.models.search import SEARCH_CONFIG
 from cases.search import KINDS
 from cases.services.audit import history
-from cases.services.voiding import void_record
+from cases.services.voiding import part_of, void_record
 
 from .confidentiality import (
     WITHHELD,
@@ -56,6 +57,9 @@ class ProvenanceInline(MaskingMixin, GenericTabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # passages are derived from the fixtures, never removed by hand
 
     @admin.display(description=_("passage"))
     def passage(self, obj):
@@ -271,11 +275,103 @@ def _unaccented(model, name):
     return name
 
 
+class PartForm(forms.ModelForm):
+    """A part's row in its record's form, with the reason asked when its remove box is
+    ticked (the part is voided with it, see ``VoidingInlineFormSet``)."""
+
+    removal_reason = forms.CharField(
+        label=_("Reason"), required=False, min_length=3, max_length=500,
+        widget=forms.TextInput(attrs={"size": 24, "placeholder": _("Why it is voided")}))
+
+
+class VoidingInlineFormSet(BaseInlineFormSet):
+    """The rows of a record's parts, whose remove box voids the part, never deletes it.
+
+    A ticked row needs a reason; the part is voided with it through the voiding service,
+    which records the removal in the part's audit trail (void) and in its record's (an
+    update naming the part before and after). Django's admin log says "changed: voided".
+    """
+
+    def clean(self):
+        super().clean()
+        if not self.can_delete:
+            return
+        missing = False
+        for form in self.initial_forms:
+            if self._should_delete_form(form) and not (
+                    form.cleaned_data.get("removal_reason") or "").strip():
+                if "removal_reason" not in form.errors:
+                    form.add_error("removal_reason", gettext("Why is the row voided?"))
+                missing = True
+        if missing:
+            raise forms.ValidationError(
+                gettext("Give the reason on each row to be voided."), code="reason")
+
+    def delete_existing(self, obj, commit=True):
+        if not commit:
+            return
+        form = next(form for form in self.initial_forms if form.instance.pk == obj.pk)
+        locked = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
+        if locked.voided_at is None:
+            void_record(record=locked, reason=form.cleaned_data["removal_reason"],
+                        part_of_field=self.fk)
+        obj.voided_at = locked.voided_at
+
+    def save_existing_objects(self, commit=True):
+        saved = super().save_existing_objects(commit)
+        # What the admin log and messages call deleted was voided: say so.
+        voided = str(self.model._meta.get_field("voided_at").verbose_name)
+        self.changed_objects.extend((obj, [voided]) for obj in self.deleted_objects)
+        self.deleted_objects = []
+        return saved
+
+
 class PartInline(MaskingMixin, admin.TabularInline):
-    """An inline for the parts of a record (points, proposals, authors ...)."""
+    """An inline for the parts of a record (points, proposals, authors ...).
+
+    Nothing is deleted here, whoever the user: the remove box (for those who may void)
+    voids the part with the reason given on its row, and voided parts leave the form (their
+    own pages and the record's history keep them). Only parts proper can be removed this
+    way (see ``cases.services.voiding.part_of``): records with a life of their own, such as
+    a case's documents, are voided from their own pages.
+    """
 
     extra = 0
     show_change_link = True
+    form = PartForm
+    formset = VoidingInlineFormSet
+    template = "admin/cases/edit_inline/tabular_voiding.html"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # registered parts are voided, never deleted
+
+    def has_void_permission(self, request, obj=None) -> bool:
+        """Whether the user may void rows of this inline on ``obj``'s page."""
+        fk = part_of(self.model)
+        return bool(fk is not None and fk.related_model is self.parent_model
+                    and (self.fk_name is None or fk.name == self.fk_name)
+                    and request.user.has_perm("cases.void_record")
+                    and obj is not None and getattr(obj, "voided_at", None) is None)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if issubclass(self.model, RegisterModel):
+            queryset = queryset.filter(voided_at__isnull=True)  # voided parts leave the form
+        return queryset
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # The remove box is Django's deletion field, given to those who may void: the
+        # formset voids what it would have deleted (has_delete_permission stays False).
+        kwargs.setdefault("can_delete", self.has_void_permission(request, obj))
+        kwargs.setdefault("can_delete_extra", False)
+        formset = super().get_formset(request, obj, **kwargs)
+
+        class VoidingForm(formset.form):
+            def hand_clean_DELETE(self):
+                pass  # voiding keeps the row, so nothing that refers to it is in the way
+
+        formset.form = VoidingForm
+        return formset
 
 
 def autocomplete_view(site):

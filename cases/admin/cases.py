@@ -72,9 +72,15 @@ class DueDateFilter(admin.SimpleListFilter):
 
 
 class RegistrationNumberInline(PartInline):
+    """A case's numbers, read-only: only the registration service allocates them (the next
+    of the series, under its lock); a number given by mistake is voided with a reason."""
+
     model = RegistrationNumber
     fields = ("number", "organisation", "year")
-    autocomplete_fields = ("organisation",)
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class ActivityInline(PartInline):
@@ -112,7 +118,8 @@ class CaseAdmin(RegisterAdmin):
 
     @admin.display(description=_("registration numbers"))
     def registration_number_list(self, obj):
-        return ", ".join(n.number for n in obj.registration_numbers.all()) or "–"
+        return ", ".join(n.number for n in obj.registration_numbers.all()
+                         if not n.voided_at) or "–"
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -156,10 +163,18 @@ class CaseAdmin(RegisterAdmin):
 
 @admin.register(RegistrationNumber)
 class RegistrationNumberAdmin(RegisterAdmin):
+    """Registration numbers, read-only: allocated by the registration service only (a
+    number typed by hand would have no serial and collide with the next one allocated);
+    voided with a reason when given by mistake."""
+
     list_display = ("number", "organisation", "year", "case")
     list_filter = ("year", "organisation")
     search_fields = ("number", "case__title")
-    autocomplete_fields = ("case", "organisation")
+    readonly_fields = (*RegisterAdmin.readonly_fields, "number", "organisation", "year",
+                       "serial", "case")
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Activity)

@@ -117,6 +117,10 @@ def describe(entry, *, cleared: bool, labels: Labels, confidential: bool | None 
         try:
             field = _field(model, attname)
         except FieldDoesNotExist:
+            relation = _parts_relation(model, attname)
+            if relation is not None:  # parts removed (voided) or added
+                changes.append(_parts_change(relation, before.get(attname),
+                                             after.get(attname), labels))
             continue
         changes.append({"field": str(field.verbose_name), "order": field.creation_counter,
                         "before": _shown(field, before.get(attname), labels) if entry.before
@@ -125,6 +129,32 @@ def describe(entry, *, cleared: bool, labels: Labels, confidential: bool | None 
     return {"entry": entry, "type": entry.content_type.name,
             "label": labels.of(model, entry.object_id) if model else str(entry.object_id),
             "changes": changes}
+
+
+def _parts_relation(model, name):
+    """``model``'s relation to its parts called ``name`` (``attachments``), if it is one."""
+    for relation in model._meta.related_objects if model is not None else ():
+        if relation.one_to_many and relation.get_accessor_name() == name:
+            return relation
+    return None
+
+
+def _parts_change(relation, before, after, labels: Labels) -> dict:
+    """A change of a record's parts (``cases.services.audit.record_parts_change``): the
+    parts that left it as before, the parts that came as after, each by its label."""
+    before, after = before or [], after or []
+    part = relation.related_model
+
+    def shown(ids) -> str:
+        text = ", ".join(labels.of(part, pk) for pk in ids)
+        return "–" if not text else text if len(text) <= LONGEST else text[:LONGEST] + "…"
+
+    return {"field": str(part._meta.verbose_name_plural), "order": PARTS_ORDER,
+            "before": shown([pk for pk in before if pk not in after]),
+            "after": shown([pk for pk in after if pk not in before])}
+
+
+PARTS_ORDER = 1 << 30  # a record's parts come after its fields
 
 
 def describe_all(entries, request, labels: Labels | None = None) -> list[dict]:
@@ -149,4 +179,7 @@ def _referenced(entries):
             for attname, related in relations.items():
                 if values.get(attname) is not None:
                     yield related, values[attname]
+            for name, ids in values.items():
+                if isinstance(ids, list) and (relation := _parts_relation(model, name)):
+                    yield from ((relation.related_model, pk) for pk in ids)
 

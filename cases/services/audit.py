@@ -1,7 +1,9 @@
 """The audit trail: every create, update and void of a register record, from any channel.
 
 Signals (``cases.signals``) call ``before_save``/``after_save`` around every save, so the API,
-the admin and the loader leave the same rows without each remembering to.
+the admin and the loader leave the same rows without each remembering to. A part voided
+(``cases.services.voiding``) is also recorded as an update of its record by
+``record_parts_change``.
 """
 
 import json
@@ -46,13 +48,29 @@ def after_save(instance, created: bool) -> None:
         if {k: v for k, v in before.items() if k != "modified"} == {
                 k: v for k, v in after.items() if k != "modified"}:
             return  # saved without a change
+    _entry(action, ContentType.objects.get_for_model(instance), instance.pk, before, after)
+
+
+def _entry(action, content_type, object_id, before, after) -> AuditEntry:
     actor = current_actor()
-    AuditEntry.objects.create(
+    return AuditEntry.objects.create(
         action=action, via=actor.via, actor=actor.label, user_id=actor.user_id,
         token_id=actor.token_id, request_id=actor.request_id,
-        content_type=ContentType.objects.get_for_model(instance), object_id=instance.pk,
-        before=before, after=after,
+        content_type=content_type, object_id=object_id, before=before, after=after,
     )
+
+
+def record_parts_change(*, parent_model, parent_id, relation: str, before: list[str],
+                        after: list[str]) -> AuditEntry:
+    """An update of the record ``parent_id`` whose parts under ``relation`` (its reverse
+    accessor, e.g. ``attachments``) changed from the ids ``before`` to ``after``.
+
+    Parts are named by id, never by a text of theirs: the record's history shows the parts'
+    labels as each reader may see them (a confidential document's attachment titles stay
+    withheld), and the part's own history has its void with who, when and why.
+    """
+    return _entry(AuditAction.UPDATE, ContentType.objects.get_for_model(parent_model),
+                  parent_id, {relation: before}, {relation: after})
 
 
 def history(record):
