@@ -257,3 +257,40 @@ def test_a_posted_delete_never_removes_a_row_of_any_inline(client, superuser, pa
     response = client.post(url, data)
     assert response.status_code in (200, 302)
     assert inline.model.objects.filter(pk=row.pk).exists(), "the row was deleted"
+
+
+def test_voiding_a_part_on_its_own_page_is_a_change_of_its_record_too(client, superuser):
+    number = m.RegistrationNumber.objects.get(number="KS 2024/610")
+    case = number.case
+    modified = case.modified
+    response = client.post(reverse("admin:cases_registrationnumber_void", args=[number.pk]),
+                           {"reason": REASON})
+    assert response.status_code == 302
+    number.refresh_from_db()
+    assert number.voided_at and number.void_reason == REASON
+    change = m.AuditEntry.objects.get(content_type=ContentType.objects.get_for_model(case),
+                                      object_id=case.pk, before__has_key="registration_numbers")
+    assert change.before == {"registration_numbers": [str(number.pk)]}
+    assert change.after == {"registration_numbers": []}
+    case.refresh_from_db()
+    assert case.modified > modified  # readers syncing the case see it changed
+
+
+def test_voiding_an_activity_through_the_api_is_a_change_of_its_case(superuser):
+    from rest_framework.test import APIClient
+
+    from cases.services.tokens import issue_token
+
+    _, key = issue_token(name="Ärendesystem", can_write=True)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    activity = m.Activity.objects.filter(voided_at__isnull=True).order_by("created").first()
+    url = f"/api/v1/activities/{activity.pk}/"
+    response = api.delete(f"{url}?reason=Dubblett", HTTP_IF_MATCH=api.get(url)["ETag"])
+    assert response.status_code == 200
+    history = api.get(f"/api/v1/cases/{activity.case_id}/history/").json()
+    removal = [entry for entry in history if entry["changed"] == ["activities"]]
+    assert len(removal) == 1
+    assert removal[0]["actor"] == "token:Ärendesystem" and removal[0]["action"] == "update"
+    assert str(activity.pk) in removal[0]["before"]["activities"]
+    assert str(activity.pk) not in removal[0]["after"]["activities"]

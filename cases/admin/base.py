@@ -5,11 +5,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path, unquote
 from django.contrib.contenttypes.admin import GenericTabularInline
-from django.forms.models import BaseInlineFormSet
 from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import connection, models, transaction
 from django.db.models import Q
+from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
