@@ -26,25 +26,31 @@ def _join(*parts) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def _live(parts):
+    """A record's parts that are not voided: a voided part no longer finds its record."""
+    return parts.filter(voided_at__isnull=True)
+
+
 def _text(record) -> tuple[str, str]:
     """(title, body) of a searchable record."""
     if isinstance(record, m.Case):
-        numbers = " ".join(record.registration_numbers.values_list("number", flat=True))
+        numbers = " ".join(_live(record.registration_numbers).values_list("number", flat=True))
         return record.title, _join(numbers, record.description)
     if isinstance(record, m.Document):
         return record.title, record.text
     if isinstance(record, m.Motion):
-        authors = " ".join(record.authors.values_list("person__name", flat=True))
-        proposals = [p.text for p in record.proposals.all()]
+        authors = " ".join(_live(record.authors).values_list("person__name", flat=True))
+        proposals = [p.text for p in _live(record.proposals)]
         return record.title, _join(authors, record.summary, *proposals)
     if isinstance(record, m.Decision):
-        points = [p.text for p in record.points.all()]
+        points = [p.text for p in _live(record.points)]
         return (f"{record.get_kind_display()}: {record.organisation.name}",
                 _join(record.summary, *points))
     if isinstance(record, m.CollaborationModel):
         return record.name, _join(record.abbreviation, record.description, record.target_group)
     if isinstance(record, m.Person):
-        return record.name, " ".join(record.name_variants.values_list("name", flat=True))
+        return record.name, " ".join(_live(record.name_variants).values_list("name",
+                                                                             flat=True))
     if isinstance(record, m.Organisation):
         return record.name, record.short_name
     raise TypeError(f"{type(record).__name__} is not searchable")
@@ -73,7 +79,7 @@ def index_record(record) -> None:
     title, body = _text(record)
     if is_confidential(record):  # only the public registration entry is searchable
         title = record.public_title
-        body = " ".join(record.registration_numbers.values_list("number", flat=True)) \
+        body = " ".join(_live(record.registration_numbers).values_list("number", flat=True)) \
             if isinstance(record, m.Case) else ""
     entry, _ = SearchEntry.objects.update_or_create(
         content_type=content_type, object_id=record.pk,

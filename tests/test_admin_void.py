@@ -154,7 +154,7 @@ def test_removing_a_part_needs_a_reason_in_swedish(client, superuser):
     assert author.voided_at is None
 
 
-def test_a_registrar_may_remove_a_case_officer_or_reader_sees_no_remove_box(client):
+def test_a_registrar_may_remove_parts_a_case_officer_sees_no_remove_box(client):
     from django.apps import apps
     from django.contrib.auth.models import Group
 
@@ -294,3 +294,12 @@ def test_voiding_an_activity_through_the_api_is_a_change_of_its_case(superuser):
     assert removal[0]["actor"] == "token:Ärendesystem" and removal[0]["action"] == "update"
     assert str(activity.pk) in removal[0]["before"]["activities"]
     assert str(activity.pk) not in removal[0]["after"]["activities"]
+
+
+def test_a_voided_part_no_longer_finds_its_record_in_search(client, superuser):
+    number = m.RegistrationNumber.objects.get(number="KS 2024/610")
+    found = client.get("/api/v1/search/", {"q": "KS 2024/610", "type": "cases"}).json()
+    assert str(number.case_id) in [hit["id"] for hit in found["results"]]
+    assert tick_remove(client, number.case, number).status_code == 302
+    found = client.get("/api/v1/search/", {"q": "KS 2024/610", "type": "cases"}).json()
+    assert str(number.case_id) not in [hit["id"] for hit in found["results"]]
