@@ -223,12 +223,21 @@ def test_a_changed_part_brings_its_record_again(client, part, column, record):
     model = apps.get_model("cases", part)
     row = model.objects.order_by("pk").first()
     assert row is not None, f"the seed register has no {part}"
+    parent = getattr(row, column)
     parent_model = model._meta.get_field(column.removesuffix("_id")).related_model
     collection = resource_for(parent_model).collection
+    before = change_xid(parent_model, parent)
     _, token = feed(client, f"/api/v1/{collection}/")
     model.objects.filter(pk=row.pk).update(created=row.created)  # a write changing nothing
     records, _ = feed(client, f"/api/v1/{collection}/", token)
-    assert records[-1]["id"] == str(getattr(row, column))
+    assert str(parent) in {r["id"] for r in records}
+    assert change_xid(parent_model, parent) > before >= 0  # (not merely delivered again)
+
+
+def change_xid(model, pk) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT change_xid FROM {model._meta.db_table} WHERE id = %s", [pk])
+        return cursor.fetchone()[0]
 
 
 def test_a_part_added_brings_its_record_again(client):
@@ -238,7 +247,7 @@ def test_a_part_added_brings_its_record_again(client):
         case=first, number="TEST 2026/1", year=2026,
         organisation=first.registration_numbers.first().organisation)
     records, _ = feed(client, "/api/v1/cases/", token)
-    assert records[-1]["id"] == str(first.pk)
+    assert records[-1]["id"] == str(first.pk)  # written last, so last in commit order
     assert "TEST 2026/1" in {n["number"] for n in records[-1]["registration_numbers"]}
 
 
