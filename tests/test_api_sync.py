@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from cases import models as m
+from cases.api.fields import Related
 from cases.api.registry import resource_for
 from cases.api.views import VIEWSETS
 
@@ -213,7 +214,8 @@ def test_a_timestamp_mirror_loses_a_change_in_the_same_walk(client):
     assert mirror[str(seen_x.pk)]["description"] != "X ändrad"  # lost for good
 
 
-PARTS = import_module("cases.migrations.0017_sync_change_xid").PARTS
+SYNC_MIGRATION = import_module("cases.migrations.0017_sync_change_xid")
+PARTS = SYNC_MIGRATION.PARTS
 
 
 @pytest.mark.parametrize("part, column, record", PARTS, ids=[p for p, _, _ in PARTS])
@@ -282,6 +284,39 @@ def test_every_part_a_record_renders_stamps_its_record():
     for viewset in VIEWSETS:
         table = viewset.model._meta.db_table
         assert f"{table}_change_xid" in triggers and f"{table}_xkey" in indexes
+
+
+def test_a_case_made_confidential_brings_the_records_showing_its_title_again(client):
+    """A document shows its case in brief, by the case's title, or its public title once the
+    case is confidential: the mirror must get the masked form, though no document row
+    changed."""
+    case = m.Case.objects.get(registration_numbers__number="KS 2025/638")
+    document = case.documents.order_by("pk").first()
+    before = change_xid(m.Document, document.pk)
+    _, token = feed(client, "/api/v1/documents/")
+    case.confidential, case.public_title = True, "Ärende om en enskild"
+    case.confidentiality_basis = "OSL 26 kap. 1 §"
+    case.save()
+    records, _ = feed(client, "/api/v1/documents/", token)
+    shown = next(r for r in records if r["id"] == str(document.pk))
+    assert shown["case"]["display"] == "Ärende om en enskild"
+    assert change_xid(m.Document, document.pk) > before
+
+
+def test_every_masked_brief_is_restamped():
+    """A record showing another's title masked by its confidentiality is listed in
+    migration 0017's MASKED_BRIEFS, whose trigger restamps it."""
+    shown = set()
+    for viewset in VIEWSETS:
+        serializer = resource_for(viewset.model).full(context={"expand": {}})
+        for field in serializer.fields.values():
+            if isinstance(field, Related) and not field.many:
+                target = viewset.model._meta.get_field(field.source)
+                names = {f.name for f in target.related_model._meta.concrete_fields}
+                if {"confidential", "public_title"} <= names:
+                    shown.add((viewset.model._meta.model_name, target.column,
+                               target.related_model._meta.model_name))
+    assert shown == set(SYNC_MIGRATION.MASKED_BRIEFS)
 
 
 def test_sync_parameters_are_checked(client):

@@ -17,6 +17,12 @@ A part rendered inside its record (a case's registration numbers, a decision's p
 has no collection of its own: writing one stamps its record, so the record comes again in
 the feed. Its insert skips that when the record was written by the same transaction (a case
 registered with its number), which keeps bulk loads from rewriting every parent row.
+
+A record shows others in brief (``{id, url, display}``); where the display is a title masked
+by the other record's confidentiality (a document's case, a decision's document), a change
+of that title or of its confidentiality stamps the records that show it, so that mirrors get
+the masked form. (Other labels, such as an organisation's name in a case, are the related
+record's own: a mirror takes them from that collection.)
 """
 
 from django.db import migrations
@@ -42,6 +48,19 @@ PARTS = [
     ("collaborationusage", "model_id", "collaborationmodel"),
     ("collaborationfigure", "model_id", "collaborationmodel"),
 ]
+
+# Briefs masked by the referenced record's confidentiality: (record table, foreign key,
+# referenced table). tests/test_api_sync.py checks this against the serializers.
+MASKED_BRIEFS = [
+    ("document", "case_id", "case"),
+    ("motion", "case_id", "case"),
+    ("referral", "case_id", "case"),
+    ("decision", "case_id", "case"),
+    ("activity", "case_id", "case"),
+    ("decision", "document_id", "document"),
+    ("referralresponse", "document_id", "document"),
+]
+DISPLAYED = "title, confidential, public_title"
 
 CURRENT_XID = "pg_current_xact_id()::text::bigint"
 
@@ -75,6 +94,25 @@ END
 $$"""
 
 
+def restamp_function(referenced: str) -> str:
+    stamps = "\n    ".join(
+        f"UPDATE cases_{table} SET change_xid = {CURRENT_XID} "
+        f"WHERE {column} = NEW.id AND change_xid <> {CURRENT_XID};"
+        for table, column, target in MASKED_BRIEFS if target == referenced)
+    return f"""
+CREATE FUNCTION cases_{referenced}_restamp_briefs() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- Records showing this one's (masked) title in brief changed with it (see 0017).
+    {stamps}
+    RETURN NULL;
+END
+$$"""
+
+
+def referenced_tables() -> list[str]:
+    return sorted({target for _, _, target in MASKED_BRIEFS})
+
+
 def forward() -> list[str]:
     sql = [STAMP_FUNCTION]
     for table in TABLES:
@@ -90,11 +128,22 @@ def forward() -> list[str]:
             f"CREATE TRIGGER cases_{part}_touch_record AFTER INSERT OR UPDATE OR DELETE "
             f"ON cases_{part} FOR EACH ROW EXECUTE FUNCTION cases_{part}_touch_record()",
         ]
+    for referenced in referenced_tables():
+        sql += [
+            restamp_function(referenced),
+            f"CREATE TRIGGER cases_{referenced}_restamp_briefs AFTER UPDATE ON "
+            f"cases_{referenced} FOR EACH ROW WHEN ((OLD.{DISPLAYED.replace(', ', ', OLD.')}) "
+            f"IS DISTINCT FROM (NEW.{DISPLAYED.replace(', ', ', NEW.')})) "
+            f"EXECUTE FUNCTION cases_{referenced}_restamp_briefs()",
+        ]
     return sql
 
 
 def backward() -> list[str]:
     sql = []
+    for referenced in referenced_tables():
+        sql += [f"DROP TRIGGER cases_{referenced}_restamp_briefs ON cases_{referenced}",
+                f"DROP FUNCTION cases_{referenced}_restamp_briefs()"]
     for part, _, _ in PARTS:
         sql += [f"DROP TRIGGER cases_{part}_touch_record ON cases_{part}",
                 f"DROP FUNCTION cases_{part}_touch_record()"]
