@@ -1,4 +1,5 @@
-"""Incremental sync (OParl 1.1's rule): modified_since, tombstones, pages that never skip."""
+"""Incremental sync: the sync feed (?sync_token=, commit order), modified_since, tombstones,
+pages that never skip."""
 
 import datetime
 from importlib import import_module
