@@ -1,7 +1,8 @@
 """Filters of every collection (django-filter), one FilterSet per model.
 
-Every collection has ``id`` (comma-separated ids), the sync filters ``modified_since``,
-``modified_until`` and ``created_since`` (inclusive, RFC 3339), and the natural keys users
+Every collection has ``id`` (comma-separated ids), the time filters ``modified_since``,
+``modified_until`` and ``created_since`` (inclusive, RFC 3339; mirrors resume from a
+``sync_token`` instead, see ``cases.api.pagination``), and the natural keys users
 know: ``registration_number=KS 2025/638`` (any case, any spacing), ``organisation=`` by id,
 short name or name, ``party=L``, a person by name (any spelling kept for them), and so on.
 """
@@ -185,7 +186,9 @@ class RegisterFilterSet(df.FilterSet):
     modified_since = InstantFilter(
         field_name="modified", lookup_expr="gte",
         help_text="Records modified at or after this instant (RFC 3339). With it, voided "
-                  "records are included as tombstones.")
+                  "records are included as tombstones. A filter, not a resume point: a "
+                  "change can commit after a later-stamped one, so a mirror resuming from "
+                  "the newest modified it has seen can miss it; mirrors use sync_token.")
     modified_until = InstantFilter(field_name="modified", lookup_expr="lte",
                                           help_text="Records modified at or before this instant.")
     created_since = InstantFilter(field_name="created", lookup_expr="gte",

@@ -4,6 +4,20 @@ Pages are cut by ``(ordering field, id)`` rather than by offset, so a client fol
 ``next`` to the end sees every record exactly once even when records are added or changed
 underneath (records are ordered by ``created`` by default, which never changes). ``count``
 counts at most ``COUNT_LIMIT`` rows, so no page pays for an exact COUNT(*) over a large result.
+
+The sync feed (``?sync_token=``) is the same pages in commit order, with a resume point the
+server hands out. Every record carries ``change_xid``, the id of the transaction that last
+wrote it or one of its parts (a trigger sets it: migration 0017). The feed lists the records
+with ``change_xid >= sync_token``, voided ones as tombstones, ordered by ``(change_xid, id)``.
+Before reading its first page, a walk takes the ``xmin`` of a fresh snapshot: every
+transaction with a smaller id has ended (its writes are visible to every page of the walk,
+so the walk delivers them), and every transaction still running or not yet begun has an id
+at least as large. That ``xmin`` rides in the ``next`` cursors and is handed out on the last
+page as ``sync_token``; resuming from it delivers every change that committed after the walk
+began, whatever the order of stamps and commits (a write that waited on a lock, a long
+transaction). A record changed during a walk can come twice; none is ever missed. A
+timestamp computed by the client cannot give this: ``modified`` is stamped before COMMIT,
+and a change stamped earlier can commit after one stamped later that the client has seen.
 """
 
 import base64
@@ -11,22 +25,51 @@ import json
 import uuid
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Func, Q, UUIDField, Value
-from django.db.models.lookups import GreaterThan, LessThan
+from django.db import connections, models
+from django.db.models import BigIntegerField, F, Func, Q, UUIDField, Value
+from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
+
+from cases.models.base import ChangeXid
+
+from .problems import InvalidParameters
 
 COUNT_LIMIT = 1000
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
+SYNC_PARAMETER = "sync_token"
+SYNC_TOKEN_PATTERN = "^[0-9]{1,19}$"
+SYNC_TOKEN_MAX = 2**63 - 1
+SYNC_TOKEN_SCHEMA = {
+    "type": "string",
+    "nullable": True,
+    "pattern": SYNC_TOKEN_PATTERN,
+    "description": "Only in a sync feed (sync_token given): on the last page of the walk "
+                   "(next is null), the token to resume from next time; null on the "
+                   "pages before it (follow next). Opaque: store it as given.",
+}
+SYNC_DESCRIPTION = (
+    "Sync feed for mirrors: every record changed after the point this token marks, in "
+    "commit order, voided ones as tombstones. Give `0` for a first walk; follow `next` to "
+    "the last page, which returns `sync_token`: store it with the mirror and resume from it "
+    "next time. Records that changed during a walk may come again (upsert them); none is "
+    "ever missed, unlike with a timestamp the client computes (`modified_since`), which can "
+    "miss changes that commit after later-stamped ones. Not combinable with `ordering`. "
+    "Other filters narrow the feed to records that match them now; a record that stops "
+    "matching is not reported, so exact mirrors sync unfiltered. A token this database "
+    "never handed out (e.g. after it was restored from a backup) is refused: rebuild the "
+    "mirror from `0`.")
+
 
 TOMBSTONE_SCHEMA = {
     "type": "object",
     "title": "Tombstone",
-    "description": "A voided record, listed only when modified_since is given: its content "
-                   "is gone from the register's public lists; fetch it by url for the reason.",
+    "description": "A voided record, listed only in a sync feed (sync_token) or when "
+                   "modified_since is given: its content is gone from the register's public "
+                   "lists; fetch it by url for the reason.",
     "required": ["id", "url", "voided", "voided_at", "modified"],
     "properties": {
         "id": {"type": "string", "format": "uuid", "description": "Id of the voided record."},
@@ -34,7 +77,7 @@ TOMBSTONE_SCHEMA = {
         "voided": {"type": "boolean", "enum": [True], "description": "Always true."},
         "voided_at": {"type": "string", "format": "date-time", "description": "When voided."},
         "modified": {"type": "string", "format": "date-time",
-                     "description": "Last change, at or after modified_since."},
+                     "description": "Last change (when it was voided, or later)."},
     },
 }
 
@@ -55,6 +98,43 @@ def decode_cursor(cursor: str, model_field) -> tuple:
         return value, uuid.UUID(str(raw_pk))
     except (ValueError, TypeError, DjangoValidationError) as exc:
         raise InvalidCursor("Not a cursor returned by this API for this ordering.") from exc
+
+
+class SyncPosition(models.CharField):
+    """What a sync feed's cursor holds as its ordering value: ``"<change_xid>:<token>"``,
+    the last record's place in commit order and the walk's token (taken before its first
+    page, handed out on its last). A field, so that ``decode_cursor`` reads it as it reads
+    any ordering field."""
+
+    def to_python(self, value):
+        position, token = (int(part) for part in str(value).split(":"))
+        if not (0 <= position <= SYNC_TOKEN_MAX and 0 <= token <= SYNC_TOKEN_MAX):
+            raise ValueError("out of range")
+        return position, token
+
+
+SYNC_POSITION = SyncPosition()
+
+
+def sync_token(raw) -> int | None:
+    """The resume point a sync walk starts from, or None when the request is no sync.
+    ValueError when it is not a token this API hands out."""
+    if raw is None:
+        return None
+    if not (isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 19
+            and int(raw) <= SYNC_TOKEN_MAX):
+        raise ValueError("Not a sync token: give the sync_token of your last walk's final "
+                         "page, or 0 for a first walk.")
+    return int(raw)
+
+
+def commit_horizon(alias: str) -> tuple[int, int]:
+    """(xmin, xmax) of a fresh snapshot: every transaction below xmin has ended; none at or
+    above xmax had begun. Read on the primary: a replica's snapshot lags (DESIGN §9)."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT pg_snapshot_xmin(s)::text::bigint, "
+                       "pg_snapshot_xmax(s)::text::bigint FROM pg_current_snapshot() s")
+        return cursor.fetchone()
 
 
 def page_size(raw) -> int:
@@ -116,9 +196,12 @@ class KeysetPagination(BasePagination):
         """The page's records. With ``render`` (page ids, ordering) -> [(record, row)], the
         page is fetched and rendered by it (cases.api.rows) and the rendered records are
         returned; rows give the cursor its position by ``view.ordering_for``'s column."""
-        field, descending = view.ordering_for(request)
         self.request = request
         self.size = page_size(request.query_params.get("page_size"))
+        self.resume = sync_token(request.query_params.get(SYNC_PARAMETER))
+        if self.resume is not None:
+            return self._paginate_sync(queryset, render)
+        field, descending = view.ordering_for(request)
         model_field = queryset.model._meta.get_field(field)
         direction = "-" if descending else ""
         order = F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
@@ -146,13 +229,53 @@ class KeysetPagination(BasePagination):
                 [value.isoformat() if hasattr(value, "isoformat") else value, str(pk)])
         return records[:self.size]
 
+    def _paginate_sync(self, queryset, render):
+        """A page of the sync feed: records with ``change_xid >= sync_token`` in commit
+        order (see the module's docstring for why nothing is missed)."""
+        cursor = self.request.query_params.get("cursor")
+        if cursor:
+            (position, self.token), pk = decode_cursor(cursor, SYNC_POSITION)
+        else:
+            # Before the page is read: a transaction that ends between the two is then at
+            # or above the token (seen next time), never below it and unread.
+            self.token, horizon = commit_horizon(queryset.db)
+            if self.resume > horizon:
+                raise InvalidParameters({SYNC_PARAMETER: [
+                    "This database never handed out this token (was it restored from a "
+                    "backup?): rebuild the mirror from sync_token=0."]})
+        stamp = ChangeXid()
+        queryset = queryset.filter(GreaterThanOrEqual(stamp, self.resume))
+        self.count = queryset.order_by().values("pk")[:COUNT_LIMIT + 1].count()
+        ordering = (stamp.asc(), "id")
+        ordered = queryset.order_by(*ordering)
+        if cursor:
+            ordered = ordered.filter(GreaterThan(
+                Row(stamp, F("id"), output_field=BigIntegerField()),
+                Row(Value(position), Value(pk, output_field=UUIDField()),
+                    output_field=BigIntegerField())))
+        page_ids = ordered.values("pk")[:self.size + 1]
+        if render is None:
+            records = list(page_rows(queryset, page_ids, ordering).annotate(_position=stamp))
+            positions = [(r._position, r.pk) for r in records]
+        else:
+            records, positions = render(page_ids, ordering, stamp)
+        self.has_next = len(records) > self.size
+        self.next_cursor = None
+        if self.has_next:
+            position, pk = positions[self.size - 1]
+            self.next_cursor = encode_cursor([f"{position}:{self.token}", str(pk)])
+        return records[:self.size]
+
     def get_paginated_response(self, data):
-        return Response({
+        body = {
             "count": min(self.count, COUNT_LIMIT),
             "count_is_exact": self.count <= COUNT_LIMIT,
             "next": self._next_link(),
             "results": data,
-        })
+        }
+        if self.resume is not None:
+            body[SYNC_PARAMETER] = None if self.next_cursor else str(self.token)
+        return Response(body)
 
     def _next_link(self):
         if not self.next_cursor:
@@ -173,6 +296,7 @@ class KeysetPagination(BasePagination):
                                                   "match: count is then a lower bound."},
                 "next": {"type": "string", "nullable": True, "format": "uri",
                          "description": "The next page, or null on the last page."},
+                SYNC_PARAMETER: SYNC_TOKEN_SCHEMA,
                 "results": schema,
             },
         }
@@ -182,6 +306,9 @@ class KeysetPagination(BasePagination):
             {"name": "cursor", "required": False, "in": "query",
              "description": "Opaque position from a previous page's `next` link.",
              "schema": {"type": "string"}},
+            {"name": SYNC_PARAMETER, "required": False, "in": "query",
+             "description": SYNC_DESCRIPTION,
+             "schema": {"type": "string", "pattern": SYNC_TOKEN_PATTERN}},
             {"name": "page_size", "required": False, "in": "query",
              "description": f"Records per page, 1–{MAX_PAGE_SIZE} (default "
                             f"{DEFAULT_PAGE_SIZE}).",

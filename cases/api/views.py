@@ -21,13 +21,21 @@ from cases.selectors import case_timeline, links_of
 from . import expand, filters, rows
 from . import writes as w
 from .access import is_cleared
-from .pagination import InvalidCursor, KeysetPagination, decode_cursor, page_size
+from .pagination import (
+    SYNC_PARAMETER,
+    SYNC_POSITION,
+    InvalidCursor,
+    KeysetPagination,
+    decode_cursor,
+    page_size,
+    sync_token,
+)
 from .problems import InvalidParameters, ProblemAutoSchema
 from .registry import resource_for
 from .serializers import LinkSerializer, RecordReferenceSerializer
 from .writes import HistoryMixin, WritableMixin, write_schema
 
-LIST_PARAMETERS = {"cursor", "page_size", "ordering", "expand"}
+LIST_PARAMETERS = {"cursor", "page_size", "ordering", "expand", SYNC_PARAMETER}
 DETAIL_PARAMETERS = {"expand"}
 
 
@@ -107,7 +115,10 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
 
     @property
     def tombstones(self) -> bool:
-        return self.action == "list" and bool(self.request.query_params.get("modified_since"))
+        """Voided records come as tombstones in a sync feed, and with modified_since."""
+        params = self.request.query_params
+        return self.action == "list" and (SYNC_PARAMETER in params
+                                          or bool(params.get("modified_since")))
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -174,12 +185,25 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
                 choices = ", ".join(self.ordering_fields)
                 problems["ordering"] = [f"Order by one of {choices}, with - for descending."]
             try:
+                syncing = sync_token(params.get(SYNC_PARAMETER)) is not None
+            except ValueError as exc:
+                syncing = True
+                problems[SYNC_PARAMETER] = [str(exc)]
+            if syncing and ordering is not None:
+                problems["ordering"] = ["A sync feed comes in commit order: leave out ordering."]
+            try:
                 page_size(params.get("page_size"))
             except ValueError as exc:
                 problems["page_size"] = [str(exc) if "between" in str(exc)
                                          else "Must be a whole number."]
             field, _ = self.ordering_for(request)
-            if params.get("cursor") and field in self.ordering_fields:
+            if params.get("cursor") and syncing:
+                try:
+                    if decode_cursor(params["cursor"], SYNC_POSITION)[0] is None:
+                        raise InvalidCursor("Not a cursor returned by this API's sync feed.")
+                except InvalidCursor as exc:
+                    problems["cursor"] = [str(exc)]
+            elif params.get("cursor") and field in self.ordering_fields:
                 try:
                     decode_cursor(params["cursor"], self.model._meta.get_field(field))
                 except InvalidCursor as exc:
@@ -257,9 +281,13 @@ def collection(model, filterset, ordering=("created", "modified"), base=Register
         list=extend_schema(summary=f"List {label}",
                            parameters=[expand_parameter(viewset), ordering_parameter(viewset),
                                        *examples],
-                           description=f"{label.capitalize()}, filtered, in keyset pages. With "
-                                       "modified_since, voided records are included as "
-                                       "tombstones."),
+                           description=f"{label.capitalize()}, filtered, in keyset pages. "
+                                       "With sync_token, the sync feed for mirrors: changes "
+                                       "in commit order, voided records as tombstones, and a "
+                                       "sync_token to resume from on the last page. With "
+                                       "modified_since (a filter, not a resume point: it can "
+                                       "miss late commits), voided records are included as "
+                                       "tombstones too."),
         retrieve=extend_schema(summary=f"One {model._meta.verbose_name}",
                                parameters=[expand_parameter(viewset)]),
         links=extend_schema(operation_id=f"{resource.collection.replace('-', '_')}_links"),

@@ -4,7 +4,7 @@ import uuid
 
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
-from django.db.models import signals
+from django.db.models import BigIntegerField, Expression, signals
 from django.db.models.base import ModelState
 from django.utils.translation import gettext_lazy as _
 
@@ -58,6 +58,10 @@ class RegisterModel(TimestampedModel):
 
     A registered record is never deleted: it is voided with a reason and stays readable by
     id; sync clients see it as a tombstone.
+
+    The table of every collection also has a ``change_xid`` column, the record's place in
+    commit order, written only by a database trigger (migration 0017) and read through
+    ``ChangeXid`` by the sync feed: see ``cases.api.pagination``.
     """
 
     voided_at = models.DateTimeField(
@@ -81,3 +85,21 @@ class DatePrecision(models.TextChoices):
     DAY = "day", _("day")
     MONTH = "month", _("month")
     YEAR = "year", _("year")
+
+
+class ChangeXid(Expression):
+    """The ``change_xid`` column of the query's table: the id of the transaction that last
+    wrote the record (or one of the parts rendered in it), set by a trigger (migration 0017).
+
+    Not a model field on purpose: the ORM would write it back on every save (the trigger
+    overrides it anyway), carry a stale copy in each instance and put it in audit
+    snapshots, forms and fixtures. Only the sync feed reads it, through this expression,
+    which names the table by the alias it has in the query being compiled (also inside a
+    subquery, where Django relabels it).
+    """
+
+    output_field = BigIntegerField()
+
+    def as_sql(self, compiler, connection):
+        alias = compiler.query.get_initial_alias()
+        return f"{compiler.quote_name_unless_alias(alias)}.change_xid", []
