@@ -32,7 +32,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test import RequestFactory
 
-from cases.api.limits import ClientRateThrottle, budget_address, client_address
+from cases.api.limits import Budget, ClientRateThrottle, budget_address, client_address
 from cases.services.tokens import issue_token
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +85,28 @@ def test_an_ipv6_client_has_one_budget_for_its_64_block(settings):
 
 # --- budgets in-process (the cache is the test database's, rolled back after each test) -------
 
+@pytest.mark.django_db
+def test_a_budget_slides_over_the_window_boundary_and_its_wait_is_honest():
+    clock = [6000.0]  # a window of 60 s starts
+
+    def hit(key):
+        budget = Budget(f"throttle_test_{key}", 3, 60, now=clock[0])
+        return budget.spend(), budget.wait()
+
+    assert [hit("a")[0] for _ in range(3)] == [True, True, True]
+    clock[0] = 6059.0
+    allowed, wait = hit("a")
+    # Four hits in this window weigh half as much 30 s into the next: 4 · 0.5 + 1 = 3.
+    assert (allowed, wait) == (False, 31)
+    clock[0] += wait
+    assert hit("a")[0] is True
+    # Three hits at the end of a window leave no new three at the start of the next.
+    clock[0] = 7199.0
+    assert [hit("b")[0] for _ in range(3)] == [True, True, True]
+    clock[0] = 7200.0
+    assert hit("b")[0] is False
+
+
 @pytest.fixture
 def three_a_day(monkeypatch):
     monkeypatch.setattr(ClientRateThrottle, "THROTTLE_RATES", {"client": "3/day"})
@@ -128,7 +150,8 @@ def test_failed_authentications_are_throttled_per_address(client, settings):
     assert throttled.status_code == 429
     assert throttled["Content-Type"] == PROBLEM
     assert throttled.json()["status"] == 429
-    assert 0 < int(throttled["Retry-After"]) <= 86400
+    # Until the day's five failures, sliding out of the window, leave room for one more.
+    assert 86400 * 0.2 < int(throttled["Retry-After"]) <= 86400 * 1.2
     # The right key from that address waits too: a guesser learns nothing until the window ends.
     assert get(key).status_code == 429
     assert get(key, peer="198.51.100.41").status_code == 200

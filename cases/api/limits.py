@@ -2,7 +2,7 @@
 
 The counters live in the default cache (``settings.CACHES``): PostgreSQL by default, Redis
 when ``REDIS_URL`` is set, never a worker's memory, so that four workers or two hosts allow a
-client its rate once, not four or two times. Each budget is a counter per fixed window that is
+client its rate once, not four or two times. Each budget is a counter per window that is
 incremented atomically (Redis INCR; a row lock in the database cache), so that concurrent
 requests of one client cannot all read the same old count; DRF's own throttle keeps a list of
 timestamps per client, read and written back whole, which loses hits between workers and
@@ -87,26 +87,60 @@ def budget_address(request) -> str | None:
     return address
 
 
-def spend(key: str, period: int) -> tuple[int, int]:
-    """One hit on ``key`` in the current window of ``period`` seconds: the window's count so
-    far, this hit included, and the seconds until the window ends."""
-    now = time.time()
-    window = int(now // period)
-    left = max(1, math.ceil((window + 1) * period - now))
-    key = f"{key}:{period}:{window}"
-    try:
-        return cache.incr(key), left
-    except ValueError:  # the window's first hit
-        if cache.add(key, 1, timeout=left + 1):
-            return 1, left
-        return cache.incr(key), left  # another worker's first hit came in between
+class Budget:
+    """``limit`` hits per ``period`` seconds under one cache key, as a sliding window counter:
+    a counter per fixed window, and the estimate ``previous · (1 − f) + current``, f the share
+    of the current window gone by. Unlike a fixed window, a client cannot spend its budget at
+    the end of one window and again at the start of the next. Every hit counts, refused ones
+    too: hammering on while refused keeps a client refused."""
 
+    def __init__(self, key: str, limit: int, period: int, now: float | None = None):
+        self.key, self.limit, self.period = key, limit, period
+        self.now = time.time() if now is None else now
+        self.window = int(self.now // period)
+        self.elapsed = self.now - self.window * period
 
-def spent(key: str, period: int) -> tuple[int, int]:
-    """The current window's count of ``key`` (without a hit), and the seconds it has left."""
-    now = time.time()
-    window = int(now // period)
-    return cache.get(f"{key}:{period}:{window}", 0), max(1, math.ceil((window + 1) * period - now))
+    def _key(self, window: int) -> str:
+        return f"{self.key}:{self.period}:{window}"
+
+    def _count(self, spend: bool) -> tuple[int, int]:
+        """The current window's count (after one more hit when ``spend``), and the previous."""
+        current = self._key(self.window)
+        previous = cache.get(self._key(self.window - 1), 0)
+        if not spend:
+            return cache.get(current, 0), previous
+        # Kept until the next window ends, where it is the previous one.
+        timeout = math.ceil(2 * self.period - self.elapsed) + 1
+        try:
+            return cache.incr(current), previous
+        except ValueError:  # the window's first hit
+            if cache.add(current, 1, timeout=timeout):
+                return 1, previous
+            return cache.incr(current), previous  # another worker's first hit came in between
+
+    def _used(self, current: int, previous: int) -> float:
+        return previous * (1 - self.elapsed / self.period) + current
+
+    def spend(self) -> bool:
+        """One hit: whether it is within the budget."""
+        self.current, self.previous = self._count(spend=True)
+        return self._used(self.current, self.previous) <= self.limit
+
+    def exhausted(self) -> bool:
+        """Whether one more hit would be over the budget (without spending it)."""
+        self.current, self.previous = self._count(spend=False)
+        return self._used(self.current, self.previous) + 1 > self.limit
+
+    def wait(self) -> int:
+        """Seconds until one more hit fits (Retry-After), after ``spend`` or ``exhausted``."""
+        room = self.limit - self.current - 1
+        if room >= 0:  # in this window, as the previous window's weight falls
+            share = 1 - room / self.previous if self.previous else 0
+            seconds = share * self.period - self.elapsed
+        else:  # in the next one, where this window's count is the previous
+            share = 1 - (self.limit - 1) / self.current
+            seconds = (self.period - self.elapsed) + share * self.period
+        return max(1, math.ceil(seconds))
 
 
 class ClientRateThrottle(SimpleRateThrottle):
@@ -133,41 +167,42 @@ class ClientRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        count, self.retry_after = spend(key, self.duration)
-        return count <= self.num_requests
+        self.budget = Budget(key, self.num_requests, self.duration)
+        return self.budget.spend()
 
     def wait(self):
-        return self.retry_after
+        return self.budget.wait()
 
 
 class FailedAuthentications:
     """A budget of failed authentications per client address (``THROTTLE_AUTH_FAILURES``).
 
-    Over it, the address gets 429 for the rest of the window whatever it sends, the right
-    token included: a guesser learns nothing more until the window ends."""
+    Over it, the address gets 429 whatever it sends, the right token included, until the
+    budget has room again: a guesser learns nothing more meanwhile."""
 
     scope = "auth_failures"
 
     def __init__(self, request):
-        self.key = f"throttle_{self.scope}_{budget_address(request) or 'unknown'}"
         rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope]
-        self.limit, self.period = SimpleRateThrottle.parse_rate(None, rate)
+        limit, period = SimpleRateThrottle.parse_rate(None, rate)
+        self.budget = Budget(f"throttle_{self.scope}_{budget_address(request) or 'unknown'}",
+                             limit, period)
 
     def check(self):
-        count, left = spent(self.key, self.period)
-        if count >= self.limit:
-            raise exceptions.Throttled(wait=left, detail=(
-                "Too many failed authentications from this address: "
-                f"wait {left} seconds."))
+        if self.budget.exhausted():
+            wait = self.budget.wait()
+            raise exceptions.Throttled(wait=wait, detail=(
+                f"Too many failed authentications from this address: wait {wait} seconds."))
 
     def record(self):
-        spend(self.key, self.period)
+        self.budget.spend()
 
 
 class DatabaseCache(DjangoDatabaseCache):
     """Django's database cache with an atomic ``incr``: the row is locked while it is read
     and written, so that two workers adding to one counter never both write the same sum
-    (Django's ``incr`` is a get and a set)."""
+    (Django's ``incr`` is a get and a set). DRF checks throttles before the view opens a
+    transaction, so the lock lasts one short transaction of its own."""
 
     def incr(self, key, delta=1, version=None):
         key = self.make_and_validate_key(key, version=version)
