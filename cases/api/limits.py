@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.core.cache.backends.db import DatabaseCache as DjangoDatabaseCache
 from django.core.management import call_command
 from django.db import connections, router, transaction
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
@@ -105,10 +106,11 @@ class Budget:
 
     def _count(self, spend: bool) -> tuple[int, int]:
         """The current window's count (after one more hit when ``spend``), and the previous."""
-        current = self._key(self.window)
-        previous = cache.get(self._key(self.window - 1), 0)
-        if not spend:
-            return cache.get(current, 0), previous
+        current, before = self._key(self.window), self._key(self.window - 1)
+        if not spend:  # one round trip
+            counts = cache.get_many([current, before])
+            return counts.get(current, 0), counts.get(before, 0)
+        previous = cache.get(before, 0)
         # Kept until the next window ends, where it is the previous one.
         timeout = math.ceil(2 * self.period - self.elapsed) + 1
         try:
@@ -233,8 +235,6 @@ def create_cache_table(using="default", **kwargs):
 def locked_out(request, original_response=None, credentials=None):
     """django-axes' answer to a sign-in while locked out: the admin's page saying, in the
     user's language (Swedish by default), for how long (429)."""
-    from django.shortcuts import render
-
     minutes = math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
     response = render(request, "admin/locked_out.html", {
         "title": _("Sign-in blocked"), "minutes": minutes}, status=429)
