@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: setup run test lint format diagram messages db-stop clean bench schema clients browser
+.PHONY: setup run test lint format diagram messages db-stop clean bench schema clients browser nginx
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ run: setup
 	@echo "Serving on http://127.0.0.1:$(PORT)/admin/"
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: setup browser
+test: setup browser nginx
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -33,6 +33,14 @@ CHROMIUM := /usr/bin/chromium
 browser:
 	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		>/dev/null; }
+
+# The slow-client tests (tests/test_abuse.py) put Debian's nginx in front of gunicorn, with the
+# proxy configuration docker-compose uses (deploy/nginx/).
+NGINX := /usr/sbin/nginx
+nginx:
+	@test -x $(NGINX) || { echo "Installing Debian's nginx for the proxy tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx \
 		>/dev/null; }
 
 lint:

@@ -5,11 +5,14 @@ With no ``DATABASE_URL`` the project starts and uses its embedded PostgreSQL
 ``ALLOWED_HOSTS`` and ``DATABASE_URL``.
 """
 
+import ipaddress
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,7 +23,8 @@ ENVIRONMENT_VARIABLES = (
     "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
     "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_COOKIES",
     "TEST_DATABASE_NAME", "REQUIRE_TOKEN_FOR_READS", "CORS_ALLOWED_ORIGINS", "THROTTLE_RATE",
-    "MAX_REQUEST_BYTES", "STATIC_ROOT", "LOG_LEVEL",
+    "MAX_REQUEST_BYTES", "STATIC_ROOT", "LOG_LEVEL", "TRUSTED_PROXIES", "REDIS_URL",
+    "THROTTLE_AUTH_FAILURES", "LOGIN_FAILURE_LIMIT", "LOGIN_COOLOFF_MINUTES",
 )
 
 
@@ -66,6 +70,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -82,6 +87,13 @@ MIDDLEWARE = [
     "cases.context.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its page
+]
+
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "caseregister.urls"
@@ -162,7 +174,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["cases.api.access.RegisterPermission"],
     "DEFAULT_THROTTLE_CLASSES": ["cases.api.limits.ClientRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"client": os.environ.get("THROTTLE_RATE", "6000/minute")},
+    "DEFAULT_THROTTLE_RATES": {
+        "client": os.environ.get("THROTTLE_RATE", "6000/minute"),
+        # Failed token authentications per client address (cases.api.limits).
+        "auth_failures": os.environ.get("THROTTLE_AUTH_FAILURES", "10/minute"),
+    },
     "UNAUTHENTICATED_USER": None,
     "URL_FORMAT_OVERRIDE": None,
 }
@@ -219,6 +235,44 @@ REQUIRE_TOKEN_FOR_READS = env_bool("REQUIRE_TOKEN_FOR_READS", False)
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
+
+# Throttling budgets and login lockouts are shared by every worker and host: counters in
+# PostgreSQL (table created by `migrate`), or in Redis with REDIS_URL=redis://host:6379/0.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }}
+else:
+    CACHES = {"default": {
+        "BACKEND": "cases.api.limits.DatabaseCache",
+        "LOCATION": "caseregister_cache",
+        # Culling drops a third of the rows when full: budgets would restart with it.
+        "OPTIONS": {"MAX_ENTRIES": 200_000},
+    }}
+
+# Peers whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated): the reverse proxy
+# in front of gunicorn. Nobody's by default; then the peer address is the client.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from None
+
+# Admin sign-in (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one user name or
+# from one client address, no sign-in (the right password included) for LOGIN_COOLOFF_MINUTES.
+# Unlock early: `manage.py axes_reset_username NAME` or `axes_reset_ip ADDRESS`.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "cases.api.limits.budget_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ADMIN = False
+AXES_LOCKOUT_CALLABLE = "cases.api.limits.locked_out"
+AXES_COOLOFF_MESSAGE = _("Too many failed sign-in attempts. Try again later.")
 
 # Request bodies above this size get 413 before they are read.
 MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(1024 * 1024)))

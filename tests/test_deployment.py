@@ -19,10 +19,35 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 ENTRYPOINT = (ROOT / "docker-entrypoint.sh").read_text()
 
 
-def test_compose_has_the_web_service_and_its_database():
-    assert set(COMPOSE["services"]) == {"web", "db"}
+def test_compose_has_the_web_service_its_database_and_its_proxy():
+    assert set(COMPOSE["services"]) == {"web", "db", "proxy"}
     assert "db" in COMPOSE["services"]["web"]["depends_on"]
     assert COMPOSE["services"]["web"]["build"] == "."
+
+
+def test_compose_reaches_gunicorn_only_through_the_buffering_proxy():
+    web, proxy = COMPOSE["services"]["web"], COMPOSE["services"]["proxy"]
+    assert "ports" not in web  # slow clients would hold its workers
+    assert proxy["image"].startswith("nginx:")
+    assert "web" in proxy["depends_on"]
+    bind = web["command"][web["command"].index("--bind") + 1]
+    assert proxy["environment"]["UPSTREAM"] == f"web:{bind.rpartition(':')[2]}"
+    published, _, inside = proxy["ports"][0].partition(":")
+    assert inside == proxy["environment"]["LISTEN_PORT"]
+    for origin in web["environment"]["CSRF_TRUSTED_ORIGINS"].split(","):
+        assert urlparse(origin).port == int(published)
+    # gunicorn believes X-Forwarded-For from the proxy's fixed address, and only from it.
+    address = proxy["networks"]["default"]["ipv4_address"]
+    assert web["environment"]["TRUSTED_PROXIES"] == address
+    source, target, _ = next(v for v in proxy["volumes"] if "/etc/nginx/templates/" in v).split(":")
+    template = (ROOT / source).read_text()
+    assert target.endswith(".conf.template")
+    for directive in ("proxy_request_buffering on;", "proxy_buffering on;",
+                      "X-Forwarded-For $proxy_add_x_forwarded_for;"):
+        assert directive in template, directive
+    body_limit = re.search(r"client_max_body_size (\d+)m;", template).group(1)
+    assert int(body_limit) * 1024 * 1024 == int(
+        web["environment"].get("MAX_REQUEST_BYTES", 1024 * 1024))
 
 
 def test_the_web_command_serves_the_projects_wsgi_application_with_gunicorn():

@@ -89,6 +89,7 @@ def test_every_property_of_the_record_components_has_a_description(schema):
 # --- served schema and documentation pages -----------------------------------------------
 
 
+@pytest.mark.django_db  # its throttle counts in the database
 def test_the_schema_is_served_without_authentication(schema):
     response = Client().get("/api/v1/schema/")
     assert response.status_code == 200
@@ -120,6 +121,7 @@ class AssetLinks(HTMLParser):
         self.urls += [value for name, value in attrs if name in ("src", "href") and value]
 
 
+@pytest.mark.django_db  # their throttle counts in the database
 @pytest.mark.parametrize("page", ["/api/v1/docs/", "/api/v1/redoc/"])
 def test_the_documentation_pages_use_only_local_assets(static_root, page):
     client = Client()  # a new client: WhiteNoise reads the collected files when it starts

@@ -9,6 +9,8 @@ from cases.models import Case
 from cases.roles import EDIT_OWN_CASES, own_cases_only
 from cases.services.tokens import authenticate_key
 
+from .limits import FailedAuthentications
+
 
 class TokenUser:
     """The DRF user of a request authenticated by an API token (a client system)."""
@@ -40,10 +42,14 @@ class TokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode("latin-1").split()
         if not header or header[0].lower() not in self.keywords:
             return None
+        failures = FailedAuthentications(request)  # 429 once an address fails too often
+        failures.check()
         if len(header) != 2:
+            failures.record()
             raise exceptions.AuthenticationFailed("Send: Authorization: Token <key>.")
         token = authenticate_key(header[1])
         if token is None:
+            failures.record()
             raise exceptions.AuthenticationFailed("Unknown or revoked token.")
         request._request.api_token = token  # seen by the audit trail
         return TokenUser(token), token
