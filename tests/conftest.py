@@ -21,7 +21,8 @@ def _connect_as(credentials: dict) -> None:
 
 def owner_credentials() -> dict:
     """The owner role's credentials (the runtime's own when only one role is configured)."""
-    return credentials(settings.DATABASE_OWNER or _RUNTIME or connections["default"].settings_dict)
+    owner = getattr(settings, "DATABASE_OWNER", None)
+    return credentials(owner or _RUNTIME or connections["default"].settings_dict)
 
 
 def conninfo(credentials: dict | None = None, **extra) -> dict:

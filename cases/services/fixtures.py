@@ -182,7 +182,7 @@ def _void_dropped(records, result: LoadResult) -> None:
     """Void records an earlier load created that the fixtures no longer hold (a renamed key,
     a removed fact): registered records are voided, never deleted."""
     loaded = {record_id(key) for key in records}
-    sourced = Provenance.objects.values_list("content_type", "object_id").distinct()
+    sourced = Provenance.objects.values_list("content_type", "object_id").order_by().distinct()
     for content_type_id, object_id in sourced:
         if object_id in loaded:
             continue
