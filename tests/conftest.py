@@ -27,8 +27,12 @@ def owner_credentials() -> dict:
 
 def conninfo(credentials: dict | None = None, **extra) -> dict:
     """psycopg connection arguments for the test database, as the runtime role by default."""
-    source = {**connections["default"].settings_dict, **(credentials or {})}
-    args = {"dbname": connections["default"].settings_dict["NAME"], "user": source["USER"],
+    settings_dict = connections["default"].settings_dict
+    # Never the development database: the caller must have the test database set up.
+    name = settings_dict["NAME"]
+    assert name == settings_dict["TEST"]["NAME"] or name.startswith("test_"), name
+    source = {**settings_dict, **(credentials or {})}
+    args = {"dbname": settings_dict["NAME"], "user": source["USER"],
             "password": source["PASSWORD"], "host": source["HOST"], "port": source["PORT"]}
     args.update({k: v for k, v in (source.get("OPTIONS") or {}).items() if isinstance(v, str)})
     return {k: v for k, v in {**args, **extra}.items() if v not in (None, "")}

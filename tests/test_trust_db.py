@@ -17,6 +17,9 @@ from caseregister.db_roles import AUDIT_TABLE
 
 from .conftest import conninfo, owner_credentials
 
+# The tests talk to the test database over their own connections (as the runtime and the
+# owner role); the mark makes pytest-django set that database up.
+pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
 TRIGGERS = ("cases_auditentry_append_only", "cases_auditentry_no_truncate")
 
@@ -73,12 +76,16 @@ def test_the_runtime_role_cannot_erase_or_bypass_the_audit_trail(roles, statemen
     statement = sql.SQL(statement).format(table=sql.Identifier(AUDIT_TABLE),
                                           runtime=sql.Identifier(runtime["user"]),
                                           owner=sql.Identifier(owner["user"]))
-    with psycopg.connect(**runtime, autocommit=True) as conn:
+    # In a transaction, rolled back whatever happens, so that one bypass that worked cannot
+    # hide whether the next one works.
+    with psycopg.connect(**runtime) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(statement)
-        # And the session is still bound by the trigger: nothing switched it off.
+        conn.rollback()
+        # And the session is still bound: nothing switched the trigger or the privileges off.
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"DELETE FROM {AUDIT_TABLE}")
+        conn.rollback()
     assert trail(owner) == before
 
 
@@ -89,17 +96,18 @@ def test_the_runtime_role_cannot_grant_itself_more(roles):
                          "array['UPDATE', 'DELETE', 'TRUNCATE', 'TRIGGER', 'REFERENCES']) p"
                          ).format(role=sql.Literal(runtime["user"]),
                                   table=sql.Literal(AUDIT_TABLE))
-    with psycopg.connect(**runtime, autocommit=True) as conn:
+    with psycopg.connect(**runtime) as conn:  # rolled back whatever happens
         for grant in (f"GRANT ALL ON {AUDIT_TABLE} TO {{}}",
                       f"GRANT UPDATE, DELETE, TRUNCATE ON {AUDIT_TABLE} TO {{}}"):
             # Without the grant option PostgreSQL grants nothing (an error or a warning).
             try:
                 conn.execute(sql.SQL(grant).format(sql.Identifier(runtime["user"])))
             except psycopg.errors.InsufficientPrivilege:
-                pass
+                conn.rollback()
         assert [row[0] for row in conn.execute(privileges)] == [False] * 5
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"UPDATE {AUDIT_TABLE} SET actor = 'someone else'")
+        conn.rollback()
     assert trail(owner) == before
 
 
@@ -148,10 +156,11 @@ def test_tables_the_owner_adds_later_are_granted_to_the_runtime_role(roles):
 def test_the_trigger_refuses_truncate_update_and_delete_to_the_owner_too(roles, statement):
     runtime, owner = roles
     before = trail(owner)
-    with psycopg.connect(**owner, autocommit=True) as conn:
+    with psycopg.connect(**owner) as conn:  # rolled back whatever happens
         with pytest.raises(psycopg.errors.InsufficientPrivilege,
                            match="audit entries cannot be changed or deleted"):
             conn.execute(statement)
+        conn.rollback()
     assert trail(owner) == before
     assert sorted(t.split("=")[0] for t in before[3]) == sorted(TRIGGERS)
     # 'O': they fire unless a session sets session_replication_role = replica, which needs a
