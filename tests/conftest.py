@@ -1,3 +1,5 @@
+from urllib.parse import quote
+
 import psycopg
 import pytest
 from django.apps import apps
@@ -36,6 +38,18 @@ def conninfo(credentials: dict | None = None, **extra) -> dict:
             "password": source["PASSWORD"], "host": source["HOST"], "port": source["PORT"]}
     args.update({k: v for k, v in (source.get("OPTIONS") or {}).items() if isinstance(v, str)})
     return {k: v for k, v in {**args, **extra}.items() if v not in (None, "")}
+
+
+def database_url(credentials: dict | None = None) -> str:
+    """A DATABASE_URL of the test database for a subprocess, as the runtime role by default."""
+    info = conninfo(credentials)
+    user = quote(info["user"], safe="")
+    if info.get("password"):
+        user += ":" + quote(info["password"], safe="")
+    host = info.get("host", "")
+    if host.startswith("/"):  # the embedded server's socket folder
+        return f"postgresql://{user}@/{info['dbname']}?host={quote(host)}"
+    return f"postgresql://{user}@{host}:{info.get('port', 5432)}/{info['dbname']}"
 
 
 @pytest.fixture(scope="session")
