@@ -1,4 +1,6 @@
-# The register served by gunicorn; docker-compose.yml pairs it with PostgreSQL.
+# The register served by gunicorn; docker-compose.yml pairs it with PostgreSQL. The container
+# only serves; `migrate` as its command (compose's one-off service) migrates as the owner role
+# (docker-entrypoint.sh). .dockerignore keeps .venv, var/, .git and .env out of the image.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 STATIC_ROOT=/app/static

@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# Without DATABASE_URL, commands run from here use the embedded PostgreSQL (var/pgdata), with
+# its owner and runtime roles; the settings refuse that outside the Makefile unless DEBUG=1 or
+# EMBEDDED_DB=1 (production must name its database). DATABASE_URL wins when set.
+export EMBEDDED_DB ?= 1
 
-.PHONY: setup run test lint format diagram messages db-stop clean bench schema clients browser nginx
+.PHONY: setup run demo test lint format diagram messages db-stop clean bench schema clients browser nginx
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,17 +16,24 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# Install, start the database (embedded unless DATABASE_URL is set), migrate, load the seeds.
+# Install, start the database (embedded unless DATABASE_URL is set), migrate (as the owner
+# role), load the demo register only into an empty database.
 setup: $(VENV)/.installed
 	$(VENV)/bin/pybabel compile --domain django --directory locale --statistics
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_register
+	$(PY) manage.py load_register --if-empty
 
 run: setup
 	$(PY) manage.py ensure_admin
 	@echo "Serving on http://127.0.0.1:$(PORT)/admin/"
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# Load the demo register (Stockholm, Malmö, Linköping) on request, also into a used database:
+# records someone else changed since the last load are reported and left alone.
+demo: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_register
 
 test: setup browser nginx
 	$(PY) -m ruff check .

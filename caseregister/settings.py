@@ -1,8 +1,9 @@
 """Django settings, read from the environment.
 
-With no ``DATABASE_URL`` the project starts and uses its embedded PostgreSQL
-(``caseregister.embedded_db``). Production: set ``DEBUG=0`` (the default), ``SECRET_KEY``,
-``ALLOWED_HOSTS`` and ``DATABASE_URL``.
+Production: set ``DEBUG=0`` (the default), ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``DATABASE_URL``
+(the runtime role) and, where migrations run, ``DATABASE_OWNER_URL`` (the owner role). Laptops
+and tests use the embedded PostgreSQL (``caseregister.embedded_db``) when ``DATABASE_URL`` is
+unset and ``DEBUG=1`` or ``EMBEDDED_DB=1``; production settings refuse to start without one.
 """
 
 import ipaddress
@@ -20,7 +21,8 @@ VAR_DIR = BASE_DIR / "var"
 
 # Environment variables the settings read; tests check docker-compose.yml against this list.
 ENVIRONMENT_VARIABLES = (
-    "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
+    "DATABASE_URL", "DATABASE_OWNER_URL", "EMBEDDED_DB",
+    "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
     "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_COOKIES",
     "TEST_DATABASE_NAME", "REQUIRE_TOKEN_FOR_READS", "CORS_ALLOWED_ORIGINS", "THROTTLE_RATE",
     "MAX_REQUEST_BYTES", "STATIC_ROOT", "LOG_LEVEL", "TRUSTED_PROXIES", "REDIS_URL",
@@ -114,13 +116,33 @@ TEMPLATES = [
     },
 ]
 
+# Two database roles (DESIGN §6). DATABASE_URL is the application's runtime role: ordinary
+# reads and writes of the register, only INSERT and SELECT on the audit trail, no ownership, so
+# that it can neither truncate, alter nor switch off the audit trail's triggers. The owner role
+# (DATABASE_OWNER_URL, same database) owns the tables: `manage.py migrate` runs as it and then
+# grants the runtime role its rights (caseregister.db_roles); tests create their database as it.
+# Without DATABASE_OWNER_URL the runtime role must own the schema itself (one role, no audit
+# protection beyond the trigger).
+EMBEDDED_DB = env_bool("EMBEDDED_DB", False)
 if os.environ.get("DATABASE_URL"):
     _database_url = os.environ["DATABASE_URL"]
-else:
-    from caseregister.embedded_db import database_url
+    _owner_url = os.environ.get("DATABASE_OWNER_URL") or None
+elif DEBUG or EMBEDDED_DB:
+    # The embedded server is for laptops and tests (`make run` sets DEBUG=1, the Makefile
+    # EMBEDDED_DB=1): never an empty database started silently in production.
+    from caseregister.embedded_db import database_urls
 
-    _database_url = database_url()
+    _database_url, _owner_url = database_urls()
+else:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. Production settings (DEBUG off) need the register's own "
+        "PostgreSQL: set DATABASE_URL (the runtime role) and, for migrations, "
+        "DATABASE_OWNER_URL (the owner role). For the embedded development server instead, "
+        "set EMBEDDED_DB=1 or DEBUG=1.")
 DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+DATABASE_OWNER = dj_database_url.parse(_owner_url) if _owner_url else None
+# The role granted the runtime rights after each migration (the user of DATABASE_URL).
+DATABASE_RUNTIME_ROLE = DATABASES["default"]["USER"]
 if os.environ.get("TEST_DATABASE_NAME"):  # lets two test runs share one server
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 

@@ -3,12 +3,12 @@
 import importlib
 import os
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pytest
 import yaml
 from django.conf import settings
 from django.core.management import get_commands
@@ -19,10 +19,18 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 ENTRYPOINT = (ROOT / "docker-entrypoint.sh").read_text()
 
 
-def test_compose_has_the_web_service_its_database_and_its_proxy():
-    assert set(COMPOSE["services"]) == {"web", "db", "proxy"}
-    assert "db" in COMPOSE["services"]["web"]["depends_on"]
-    assert COMPOSE["services"]["web"]["build"] == "."
+DB_INIT = (ROOT / "docker-db-init.sh").read_text()
+
+
+def test_compose_has_the_web_service_its_database_and_a_one_off_migration():
+    services = COMPOSE["services"]
+    assert set(services) == {"web", "db", "migrate", "proxy"}
+    assert services["web"]["build"] == services["migrate"]["build"] == "."
+    # The web starts once the schema is migrated; the migration once the database answers.
+    assert services["web"]["depends_on"]["migrate"] == {
+        "condition": "service_completed_successfully"}
+    assert services["migrate"]["depends_on"]["db"] == {"condition": "service_healthy"}
+    assert services["migrate"]["command"] == ["migrate"]
 
 
 def test_compose_reaches_gunicorn_only_through_the_buffering_proxy():
@@ -64,6 +72,9 @@ def test_the_web_command_serves_the_projects_wsgi_application_with_gunicorn():
 def test_compose_sets_only_environment_variables_the_settings_read():
     environment = COMPOSE["services"]["web"]["environment"]
     assert set(environment) <= set(settings.ENVIRONMENT_VARIABLES)
+    entrypoint_reads = set(re.findall(r"\$\{(\w+)", ENTRYPOINT))
+    assert set(COMPOSE["services"]["migrate"]["environment"]) <= (
+        set(settings.ENVIRONMENT_VARIABLES) | entrypoint_reads)
     settings_source = (ROOT / "caseregister" / "settings.py").read_text()
     for name in settings.ENVIRONMENT_VARIABLES:
         # Listed once in ENVIRONMENT_VARIABLES and read at least once.
@@ -71,24 +82,64 @@ def test_compose_sets_only_environment_variables_the_settings_read():
     assert environment["DEBUG"] == "0"
 
 
-def test_the_database_url_points_at_the_compose_database():
-    web, db = COMPOSE["services"]["web"], COMPOSE["services"]["db"]
-    url = urlparse(web["environment"]["DATABASE_URL"])
-    assert url.hostname == "db"
-    assert url.port == 5432
-    assert url.username == db["environment"]["POSTGRES_USER"]
-    assert url.password == db["environment"]["POSTGRES_PASSWORD"]
-    assert url.path.lstrip("/") == db["environment"]["POSTGRES_DB"]
+def test_the_web_connects_as_the_runtime_role_and_only_the_migration_as_the_owner():
+    web, migrate, db = (COMPOSE["services"][name] for name in ("web", "migrate", "db"))
+    runtime = urlparse(web["environment"]["DATABASE_URL"])
+    owner = urlparse(migrate["environment"]["DATABASE_OWNER_URL"])
+    assert urlparse(migrate["environment"]["DATABASE_URL"]) == runtime  # the role to grant
+    assert "DATABASE_OWNER_URL" not in web["environment"]  # the web never has the owner's keys
+    for url in (runtime, owner):
+        assert (url.hostname, url.port, url.path) == ("db", 5432, "/caseregister")
+    # The init script creates exactly these roles, the database owned by the owner, and the
+    # passwords compose hands to each side; none is a superuser and none has a default.
+    assert f"CREATE ROLE {runtime.username} LOGIN PASSWORD :'app_password';" in DB_INIT
+    assert f"CREATE ROLE {owner.username} LOGIN PASSWORD :'owner_password';" in DB_INIT
+    assert f"CREATE DATABASE caseregister OWNER {owner.username};" in DB_INIT
+    assert "SUPERUSER" not in DB_INIT and runtime.username != owner.username
+    assert runtime.password == "${DATABASE_APP_PASSWORD}"
+    assert owner.password == "${DATABASE_OWNER_PASSWORD}"
+    for name in ("DATABASE_APP_PASSWORD", "DATABASE_OWNER_PASSWORD", "POSTGRES_PASSWORD"):
+        assert db["environment"][name].startswith(f"${{{name}:?"), name  # required, no default
+    assert "./docker-db-init.sh:/docker-entrypoint-initdb.d/10-roles.sh:ro" in db["volumes"]
     assert db["image"].startswith("postgres:")
     assert int(db["image"].split(":")[1]) >= 15
 
 
-def test_the_entrypoint_migrates_and_loads_the_register_with_existing_commands():
-    commands = [shlex.split(line) for line in ENTRYPOINT.splitlines()
-                if line.startswith("python manage.py")]
-    assert [c[2] for c in commands] == ["migrate", "load_register"]
-    for command in commands:
-        assert command[2] in get_commands()
+def test_the_image_leaves_out_local_environments_data_and_secrets():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", "var/", ".git", ".env"} <= set(ignored)
+
+
+def _entrypoint(*args, **env):
+    """Run docker-entrypoint.sh as the container would, against the test database."""
+    from .conftest import database_url, owner_credentials
+
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in ("DATABASE_URL", "DATABASE_OWNER_URL", "EMBEDDED_DB",
+                                   "LOAD_DEMO_DATA", "DEBUG")}
+    environment.update(PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                       DATABASE_URL=database_url(),
+                       DATABASE_OWNER_URL=database_url(owner_credentials()), **env)
+    result = subprocess.run(["sh", str(ROOT / "docker-entrypoint.sh"), *args], cwd=ROOT,
+                            env=environment, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.mark.django_db
+def test_the_entrypoint_serves_without_migrating_or_loading():
+    assert _entrypoint("python", "-c", "print('served')") == "served\n"
+
+
+@pytest.mark.django_db
+def test_the_migrate_service_loads_demo_data_only_when_asked():
+    out = _entrypoint("migrate")
+    assert "No migrations to apply" in out
+    assert "Register loaded" not in out
+    out = _entrypoint("migrate", LOAD_DEMO_DATA="1")
+    assert "Register loaded: 0 changes" in out
+    for command in re.findall(r"python manage.py (\w+)", ENTRYPOINT):
+        assert command in get_commands()
     assert "docker-entrypoint.sh" in DOCKERFILE
     assert "exec \"$@\"" in ENTRYPOINT
 
@@ -110,6 +161,6 @@ def test_check_deploy_passes_with_production_settings():
 
 
 def _current_database_url():
-    from caseregister.embedded_db import database_url
+    from caseregister.embedded_db import database_urls
 
-    return database_url()
+    return database_urls()[0]

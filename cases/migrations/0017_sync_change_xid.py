@@ -156,5 +156,5 @@ def backward() -> list[str]:
 class Migration(migrations.Migration):
     """Commit-order stamps for the sync feed (``?sync_token=``)."""
 
-    dependencies = [("cases", "0013_perf_indexes")]
+    dependencies = [("cases", "0016_audit_no_truncate")]
     operations = [migrations.RunSQL(sql=forward(), reverse_sql=backward())]

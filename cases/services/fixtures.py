@@ -1,7 +1,10 @@
-"""Load the register's seed facts from ``fixtures/*.yaml`` (format: fixtures/README.md).
+"""Load the register's demo data, the seed facts of ``fixtures/*.yaml`` (format:
+fixtures/README.md), into an empty database or on request (``make demo``).
 
 Every record's id is derived from its fixture key, and a record is written only when a
 value differs from what is stored, so loading twice changes nothing (not even ``modified``).
+A record whose last change in the audit trail was not the loader's (a registrar's edit) is
+never overwritten nor voided: it is reported as a conflict and left as it is.
 Everything loads in one transaction: a fixture with any error loads nothing.
 """
 
@@ -19,7 +22,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from cases.context import Actor, acting_as
-from cases.models import Document, Link, Provenance
+from cases.models import AuditEntry, Document, Link, Provenance, RegisterModel
 
 from .anchoring import DOCS_DIR, AnchorError, anchor
 
@@ -27,6 +30,7 @@ FIXTURES_DIR = Path(__file__).resolve().parents[2] / "fixtures"
 KEY_NAMESPACE = uuid.UUID("5b1c3e0a-6f0e-4d55-9a57-0c2a3c1f2e10")
 # Fields the loader never takes from a fixture: timestamps, and the register's own state.
 UNMANAGED_FIELDS = {"created", "modified", "voided_at", "void_reason", "voided_by"}
+LOADER = Actor(label="loader", via="loader")
 
 
 class FixtureError(ValueError):
@@ -48,10 +52,30 @@ class FixtureRecord:
 
 
 @dataclass
+class Conflict:
+    """A record the fixtures would change but someone other than the loader changed last."""
+
+    key: str
+    model: str
+    pk: uuid.UUID
+    fields: list[str]  # what the fixtures would change ("voided" for a dropped record)
+    actor: str  # who changed it last ("" when the audit trail does not say)
+    via: str
+    when: object  # datetime or None
+
+    def __str__(self):
+        who = (f"{self.actor} via {self.via} at {self.when:%Y-%m-%d %H:%M}" if self.actor
+               else "someone (no audit entry)")
+        return (f"{self.key} ({self.model} {self.pk}): {', '.join(self.fields)} "
+                f"— last changed by {who}; left as it is")
+
+
+@dataclass
 class LoadResult:
     created: dict = field(default_factory=lambda: defaultdict(int))
     updated: dict = field(default_factory=lambda: defaultdict(int))
     unchanged: dict = field(default_factory=lambda: defaultdict(int))
+    conflicts: list[Conflict] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
@@ -98,9 +122,39 @@ def _model_for_key(key: str, where: str) -> type[models.Model]:
 
 def load_register(*, directory: Path = FIXTURES_DIR, docs_dir: Path = DOCS_DIR,
                   progress=None) -> LoadResult:
-    """Load every fixture record and its passages; write only what differs."""
-    with acting_as(Actor(label="loader", via="loader")), transaction.atomic():
+    """Load every fixture record and its passages; write only what differs, and nothing into
+    a record someone else changed last (those are ``result.conflicts``)."""
+    with acting_as(LOADER), transaction.atomic():
         return _load(directory, docs_dir, progress)
+
+
+def register_is_empty() -> bool:
+    """Whether the database holds no register record at all (a fresh installation)."""
+    return not any(model.objects.exists() for model in apps.get_app_config("cases").get_models()
+                   if issubclass(model, RegisterModel))
+
+
+def _last_changes(model, pks) -> dict:
+    """Record id → its latest audit entry (who changed it last), for audited models."""
+    if not issubclass(model, RegisterModel) or not pks:
+        return {}
+    entries = (AuditEntry.objects
+               .filter(content_type=ContentType.objects.get_for_model(model), object_id__in=pks)
+               .order_by("object_id", "-occurred_at", "-id").distinct("object_id")
+               .only("object_id", "via", "actor", "occurred_at"))
+    return {entry.object_id: entry for entry in entries}
+
+
+def _conflict(model, pk, key, fields, last_changes) -> Conflict | None:
+    """A conflict when the record's last change was not the loader's (or is not known)."""
+    if not issubclass(model, RegisterModel):
+        return None  # not audited: the loader's own rows (source passages)
+    entry = last_changes.get(pk)
+    if entry is not None and entry.via == LOADER.via:
+        return None
+    return Conflict(key=key, model=model._meta.model_name, pk=pk, fields=sorted(fields),
+                    actor=entry.actor if entry else "", via=entry.via if entry else "",
+                    when=entry.occurred_at if entry else None)
 
 
 def _load(directory, docs_dir, progress) -> LoadResult:
@@ -114,10 +168,11 @@ def _load(directory, docs_dir, progress) -> LoadResult:
         if progress:
             progress(f"{model._meta.verbose_name_plural}: {len(group)}")
         stored = model.objects.in_bulk([record_id(r.key) for r in group])
+        last_changes = _last_changes(model, list(stored))
         for record in group:
             values = _values(record, records, documents)
             pk = record_id(record.key)
-            _save(model, pk, record.key, values, stored.get(pk), result)
+            _save(model, pk, record.key, values, stored.get(pk), result, last_changes)
     _load_passages(records, documents, result)
     _void_dropped(records, result)
     return result
@@ -127,13 +182,19 @@ def _void_dropped(records, result: LoadResult) -> None:
     """Void records an earlier load created that the fixtures no longer hold (a renamed key,
     a removed fact): registered records are voided, never deleted."""
     loaded = {record_id(key) for key in records}
-    sourced = Provenance.objects.values_list("content_type", "object_id").distinct()
+    sourced = Provenance.objects.values_list("content_type", "object_id").order_by().distinct()
     for content_type_id, object_id in sourced:
         if object_id in loaded:
             continue
         model = ContentType.objects.get_for_id(content_type_id).model_class()
         record = model.objects.filter(pk=object_id, voided_at__isnull=True).first()
-        if record is not None:
+        if record is None:
+            continue
+        conflict = _conflict(model, object_id, str(record), ["voided"],
+                             _last_changes(model, [object_id]))
+        if conflict:
+            result.conflicts.append(conflict)
+        else:
             record.voided_at = timezone.now()
             record.void_reason = "No longer in the seed fixtures."
             record.save(update_fields=["voided_at", "void_reason", "modified"])
@@ -209,7 +270,7 @@ def _clean(record, model_field, value):
     return value
 
 
-def _save(model, pk, key, values, existing, result: LoadResult) -> None:
+def _save(model, pk, key, values, existing, result: LoadResult, last_changes=None) -> None:
     label = model._meta.model_name
     if existing is None:
         obj = model(id=pk, **values)
@@ -220,6 +281,10 @@ def _save(model, pk, key, values, existing, result: LoadResult) -> None:
     changed = [name for name, value in values.items() if getattr(existing, name) != value]
     if not changed:
         result.unchanged[label] += 1
+        return
+    conflict = _conflict(model, pk, key, changed, last_changes or {})
+    if conflict:
+        result.conflicts.append(conflict)
         return
     for name in changed:
         setattr(existing, name, values[name])
