@@ -443,8 +443,10 @@ def test_what_the_proxy_answers_itself_is_a_problem_document(tmp_path):
 
 
 def exchange(port: int, raw: bytes) -> tuple[bytes, bytes]:
-    """Send ``raw`` and read the answer until the proxy closes the connection."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+    """Send ``raw`` and read the answer until the proxy closes the connection. (After a 413
+    nginx lingers up to ``lingering_timeout``, 5 s, for the body it refused before it closes:
+    the socket's timeout must outlast that.)"""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
         sock.sendall(raw)
         answer = b""
         while chunk := sock.recv(65536):
