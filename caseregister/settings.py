@@ -69,6 +69,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cases.api.middleware.ProblemResponseMiddleware",  # outermost: sees every error response
     "django.middleware.security.SecurityMiddleware",
     "cases.api.middleware.RequestSizeLimitMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -152,7 +153,7 @@ X_FRAME_OPTIONS = "DENY"
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["cases.api.renderers.FastJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["cases.api.parsers.JSONParser"],  # orjson, nesting limited
     "DEFAULT_FILTER_BACKENDS": ["cases.api.filters.ValidatedFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cases.api.problems.problem_exception_handler",
@@ -213,6 +214,9 @@ REQUIRE_TOKEN_FOR_READS = env_bool("REQUIRE_TOKEN_FOR_READS", False)
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
+
+# A failed CSRF check is a problem document (an HTML page for a person in the admin).
+CSRF_FAILURE_VIEW = "cases.api.problems.csrf_failure"
 
 # Request bodies above this size get 413 before they are read.
 MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(1024 * 1024)))
