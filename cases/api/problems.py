@@ -31,7 +31,8 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 # Seconds a client should wait before retrying while the database is unavailable.
 RETRY_AFTER_SECONDS = 5
 # What the database driver raises when there is no usable connection (refused, reset, shut
-# down, "connection already closed").
+# down, "connection already closed"). psycopg also counts a cancelled statement and a
+# deadlock as operational errors: transient too, and a retry is the right advice for them.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
@@ -87,18 +88,16 @@ def for_people(request) -> bool:
         t.main_type == "text" and t.sub_type == "html" for t in request.accepted_types)
 
 
-def problem_response(request, status: int, detail: str = "", headers=None,
-                     **extra) -> HttpResponse:
-    """A problem document, or for a person in the admin a short page in their language."""
+def problem_response(request, status: int, detail: str = "", headers=None, *,
+                     people_title: str = "", people_detail: str = "") -> HttpResponse:
+    """A problem document; for a person in the admin a short page in their language (a
+    template that reads nothing from the database, so that it also serves an outage)."""
     if for_people(request):
-        title, _ = _phrase(status)
         response = HttpResponse(render_to_string("cases/error.html", {
-            "status": status, "title": extra.pop("people_title", title),
-            "message": extra.pop("people_detail", detail)}), status=status)
+            "status": status, "title": people_title or _phrase(status)[0],
+            "message": people_detail or detail}), status=status)
     else:
-        extra.pop("people_title", None)
-        extra.pop("people_detail", None)
-        response = JsonResponse(problem(status, detail, instance=instance_of(request), **extra),
+        response = JsonResponse(problem(status, detail, instance=instance_of(request)),
                                 status=status, content_type=PROBLEM_CONTENT_TYPE)
     for name, value in (headers or {}).items():
         response[name] = value
