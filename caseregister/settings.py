@@ -76,6 +76,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cases.api.middleware.ProblemResponseMiddleware",  # outermost: sees every error response
     "django.middleware.security.SecurityMiddleware",
     "cases.api.middleware.RequestSizeLimitMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -140,6 +141,9 @@ else:
         "DATABASE_OWNER_URL (the owner role). For the embedded development server instead, "
         "set EMBEDDED_DB=1 or DEBUG=1.")
 DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+# An unreachable server fails a request within seconds (a 503 with Retry-After, see
+# cases.api.problems) instead of holding a worker for the driver's default wait.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DATABASE_OWNER = dj_database_url.parse(_owner_url) if _owner_url else None
 # The role granted the runtime rights after each migration (the user of DATABASE_URL).
 DATABASE_RUNTIME_ROLE = DATABASES["default"]["USER"]
@@ -186,7 +190,7 @@ X_FRAME_OPTIONS = "DENY"
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["cases.api.renderers.FastJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["cases.api.parsers.JSONParser"],  # orjson, nesting limited
     "DEFAULT_FILTER_BACKENDS": ["cases.api.filters.ValidatedFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cases.api.problems.problem_exception_handler",
@@ -295,6 +299,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ADMIN = False
 AXES_LOCKOUT_CALLABLE = "cases.api.limits.locked_out"
 AXES_COOLOFF_MESSAGE = _("Too many failed sign-in attempts. Try again later.")
+
+# A failed CSRF check is a problem document (an HTML page for a person in the admin).
+CSRF_FAILURE_VIEW = "cases.api.problems.csrf_failure"
 
 # Request bodies above this size get 413 before they are read.
 MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(1024 * 1024)))

@@ -10,5 +10,8 @@ urlpatterns = [
     path("api/v1/", include("cases.api.urls")),
 ]
 
+# Every error is a problem document (cases.api.problems), a page for a person in the admin.
+handler400 = "cases.api.problems.bad_request"
+handler403 = "cases.api.problems.permission_denied"
 handler404 = "cases.api.problems.not_found"
 handler500 = "cases.api.problems.server_error"

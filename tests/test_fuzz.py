@@ -10,8 +10,9 @@ header and body going out as two TCP segments, which made the same run six times
 for every parameter and body field, unexpected methods), fuzzing (random valid and invalid
 data) and stateful (chains such as create -> read -> update -> void, links inferred from the
 schema). The seed is fixed and the budget small enough for CI. Dictionaries in the config file
-let a share of the generated requests name records that exist and send ``If-Match: *``, so
-that reads, updates and voids get past 404 and 412 to the code behind them.
+let a share of the generated requests name records that exist and send the ETag of the record
+(read just before by a hook, tests/fuzz_hooks.py: ``If-Match: *`` is refused with 428), so
+that reads, updates and voids get past 404, 412 and 428 to the code behind them.
 
 Every response must pass: no 5xx (not_a_server_error), a documented status code, content type
 and headers, and a body that matches the response schema. A failure is a bug in the app or in
@@ -55,6 +56,8 @@ CHECKS = ",".join([
 KNOWN_VALUE_PROBABILITY = 0.6
 RUN_TIMEOUT = 600
 PROXY = {"X-Forwarded-Proto": "https"}
+# The If-Match the dictionary binds, "the version I read": tests/fuzz_hooks.py sends the ETag.
+READ_VERSION = '"read-version"'
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -128,7 +131,7 @@ def toml(value) -> str:
 
 def write_config(path: Path) -> Path:
     """Dictionaries of the register's live ids, bound to the path ids of each collection and
-    to the body fields that refer to records; "*" bound to If-Match."""
+    to the body fields that refer to records; "the version I read" bound to If-Match."""
     ids, bodies = {}, {}
     for viewset in VIEWSETS:
         model = viewset.model
@@ -142,11 +145,11 @@ def write_config(path: Path) -> Path:
                     bodies[f"body.{name}"] = resource_for(field.queryset.model).collection
     ids["records"] = sorted(pk for values in ids.values() for pk in values)
     bodies["body.source_id"] = bodies["body.target_id"] = "records"
-    lines = ['[dictionaries.any-version]', 'values = ["*"]']
+    lines = ['[dictionaries.read-version]', f"values = {toml([READ_VERSION])}"]
     for name, values in ids.items():
         lines += [f"[dictionaries.{name}]", f"values = {toml(values)}"]
     binding = {"probability": KNOWN_VALUE_PROBABILITY}
-    if_match = {"dictionary": "any-version", **binding}
+    if_match = {"dictionary": "read-version", **binding}
     lines += ["[parameters]", f'"header.If-Match" = {toml(if_match)}']
     lines += [f"{json.dumps(key)} = {toml({'dictionary': name, **binding})}"
               for key, name in sorted(bodies.items())]
@@ -181,8 +184,15 @@ def run_schemathesis(url: str, tmp_path: Path, log_path: Path, *headers: str) ->
     ]
     for header in [f"{name}: {value}" for name, value in PROXY.items()] + list(headers):
         command += ["-H", header]
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.fuzz_hooks", "FUZZ_BASE_URL": url,
+           "FUZZ_READ_VERSION": READ_VERSION,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    for header in headers:
+        name, _, value = header.partition(": ")
+        if name.lower() == "authorization":
+            env["FUZZ_AUTHORIZATION"] = value
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True,
-                            timeout=RUN_TIMEOUT)
+                            timeout=RUN_TIMEOUT, env=env)
     output = result.stdout + result.stderr
     summary = json.loads(report.read_text()) if report.exists() else {}
     figures = (f"operations {summary.get('operations', {}).get('tested')}"

@@ -4,6 +4,7 @@ import datetime
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -25,7 +26,7 @@ from cases.models import (
     ReferralResponse,
     RegistrationNumber,
 )
-from cases.roles import EDIT_ANY_CASE, EDIT_OWN_CASES, own_cases_only
+from cases.roles import EDIT_ANY_CASE, EDIT_OWN_CASES, case_path, may_write, own_cases_only
 
 from .base import PartInline, RegisterAdmin
 from .registering import register_incoming_view
@@ -34,19 +35,31 @@ from .story import case_story_view
 
 class OwnCasesOnly:
     """Case officers (who may edit only the cases they own) add and change the records of
-    those cases only; registrars, with the right to edit every case, are not limited."""
+    those cases only, parts reached through their parent included (a signatory through its
+    document); registrars, with the right to edit every case, are not limited. The rule is
+    ``cases.roles.may_write``, the same the API asks: the stored record's case here, the case
+    a form puts it in by the parent choices offered and, whatever a form lets through, again
+    when saving."""
 
     def has_change_permission(self, request, obj=None):
         if not super().has_change_permission(request, obj):
             return False
-        return (obj is None or not own_cases_only(request.user)
-                or obj.case.owner_id == request.user.pk)
+        return obj is None or may_write(request.user, self.model, before=obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "case" and field is not None and own_cases_only(request.user):
-            field.queryset = field.queryset.filter(owner=request.user)
+        path = case_path(self.model)
+        if path and db_field.name == path[0] and field is not None \
+                and own_cases_only(request.user):
+            field.queryset = field.queryset.filter(
+                **{"__".join((*path[1:], "owner")): request.user})
         return field
+
+    def save_model(self, request, obj, form, change):
+        stored = type(obj)._base_manager.filter(pk=obj.pk).first() if change else None
+        if not may_write(request.user, self.model, before=stored, after=obj):
+            raise PermissionDenied
+        super().save_model(request, obj, form, change)
 
 
 class DueDateFilter(admin.SimpleListFilter):
@@ -162,7 +175,7 @@ class CaseAdmin(RegisterAdmin):
 
 
 @admin.register(RegistrationNumber)
-class RegistrationNumberAdmin(RegisterAdmin):
+class RegistrationNumberAdmin(OwnCasesOnly, RegisterAdmin):
     """Registration numbers, read-only: allocated by the registration service only (a
     number typed by hand would have no serial and collide with the next one allocated);
     voided with a reason when given by mistake."""
@@ -210,14 +223,14 @@ class DocumentAdmin(OwnCasesOnly, RegisterAdmin):
 
 
 @admin.register(DocumentSignatory)
-class DocumentSignatoryAdmin(RegisterAdmin):
+class DocumentSignatoryAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("person", "title", "organisation", "document")
     search_fields = ("person__name", "title", "document__title")
     autocomplete_fields = ("document", "person", "organisation")
 
 
 @admin.register(DocumentAttachment)
-class DocumentAttachmentAdmin(RegisterAdmin):
+class DocumentAttachmentAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("title", "document", "position")
     search_fields = ("title", "document__title")
     autocomplete_fields = ("document",)
@@ -235,7 +248,7 @@ class ProposalInline(PartInline):
 
 
 @admin.register(Motion)
-class MotionAdmin(RegisterAdmin):
+class MotionAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("title", "addressed_to", "date", "case")
     list_filter = ("addressed_to", "authors__party")
     search_fields = ("title", "summary", "authors__person__name")
@@ -244,7 +257,7 @@ class MotionAdmin(RegisterAdmin):
 
 
 @admin.register(MotionAuthor)
-class MotionAuthorAdmin(RegisterAdmin):
+class MotionAuthorAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("person", "party", "motion")
     list_filter = ("party",)
     search_fields = ("person__name", "motion__title")
@@ -252,7 +265,7 @@ class MotionAuthorAdmin(RegisterAdmin):
 
 
 @admin.register(MotionProposal)
-class MotionProposalAdmin(RegisterAdmin):
+class MotionProposalAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("__str__", "motion")
     search_fields = ("text", "motion__title")
     autocomplete_fields = ("motion",)
@@ -265,7 +278,7 @@ class ConsultedBodyInline(PartInline):
 
 
 @admin.register(Referral)
-class ReferralAdmin(RegisterAdmin):
+class ReferralAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("title", "sender", "received_date", "due_date", "case")
     list_filter = (DueDateFilter, "sender")
     search_fields = ("title", "case__registration_numbers__number")
@@ -275,7 +288,7 @@ class ReferralAdmin(RegisterAdmin):
 
 
 @admin.register(ConsultedBody)
-class ConsultedBodyAdmin(RegisterAdmin):
+class ConsultedBodyAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("__str__", "referral", "response_status", "due_date")
     list_filter = ("response_status", DueDateFilter)
     search_fields = ("organisation__name", "name_as_written", "referral__title")
@@ -283,7 +296,7 @@ class ConsultedBodyAdmin(RegisterAdmin):
 
 
 @admin.register(ReferralResponse)
-class ReferralResponseAdmin(RegisterAdmin):
+class ReferralResponseAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("organisation", "position", "date", "referral")
     list_filter = ("position",)
     search_fields = ("organisation__name", "summary", "referral__title")
@@ -296,7 +309,7 @@ class PointInline(PartInline):
 
 
 @admin.register(Decision)
-class DecisionAdmin(RegisterAdmin):
+class DecisionAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("__str__", "case", "date", "immediately_adjusted", "follow_up_due")
     list_filter = ("kind", "immediately_adjusted", "organisation")
     search_fields = ("summary", "points__text", "case__title")
@@ -306,7 +319,7 @@ class DecisionAdmin(RegisterAdmin):
 
 
 @admin.register(DecisionPoint)
-class DecisionPointAdmin(RegisterAdmin):
+class DecisionPointAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("__str__", "decision")
     search_fields = ("text",)
     autocomplete_fields = ("decision",)

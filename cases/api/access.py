@@ -1,12 +1,10 @@
 """Who may do what through the API: token authentication, permissions and clearance."""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
-from cases.models import Case
-from cases.roles import EDIT_OWN_CASES, own_cases_only
+from cases.roles import EDIT_OWN_CASES, may_write
 from cases.services.tokens import authenticate_key
 
 from .limits import FailedAuthentications
@@ -77,7 +75,9 @@ class RegisterPermission(permissions.BasePermission):
     """Reads: anyone (or any authenticated client with REQUIRE_TOKEN_FOR_READS). Writes: a
     token with the write scope, or a signed-in user with the model's add/change permission
     (voiding: the permission to void). A user who may edit only the cases they own (the
-    case officer role, ``cases.roles``) writes only to those cases and their records."""
+    case officer role, ``cases.roles.may_write``) writes only inside those cases: the record's
+    case is checked here, the case a write puts it in by ``check_case_rule`` once the body
+    is validated."""
 
     def has_permission(self, request, view):
         if request.method in permissions.SAFE_METHODS:
@@ -97,30 +97,26 @@ class RegisterPermission(permissions.BasePermission):
         model = view.model._meta.model_name
         needed = "add" if request.method == "POST" else "change"
         if user.has_perm(f"cases.{needed}_{model}"):
-            return not (needed == "add" and own_cases_only(user)) or _owns_case_of(
-                request.data, view.model, user)
+            return True
         return model == "case" and needed == "change" and user.has_perm(EDIT_OWN_CASES)
 
     def has_object_permission(self, request, view, obj):
         if request.method in permissions.SAFE_METHODS or token_of(request) is not None:
             return True
-        if not own_cases_only(request.user):
-            return True
-        case = obj if isinstance(obj, Case) else getattr(obj, "case", None)
-        return case is not None and case.owner_id == request.user.pk
+        return may_write(request.user, type(obj), before=obj)
 
 
 VOID = "cases.void_record"
 
 
-def _owns_case_of(data, model, user) -> bool:
-    """Whether a new record of ``model`` (posted as ``data``) is in a case ``user`` owns."""
-    if not any(f.name == "case" for f in model._meta.concrete_fields):
-        return True
-    try:
-        return Case.objects.filter(pk=data.get("case"), owner=user).exists()
-    except (AttributeError, DjangoValidationError):  # not an object, or not a case id
-        return False
+def check_case_rule(request, model, before, after) -> None:
+    """403 unless the case officer's rule allows this write: ``before`` the stored record
+    (None when creating), ``after`` the validated values (model instances, so that a record
+    reached through a parent, such as a signatory through its document, finds its case)."""
+    if token_of(request) is None and not may_write(request.user, model, before, after):
+        raise exceptions.PermissionDenied(
+            "You may write only inside the cases you own: both the case the record is in and "
+            "the case it would be in must be yours.")
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):

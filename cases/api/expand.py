@@ -10,12 +10,17 @@ import json
 
 from rest_framework import serializers
 
+# The most parts of a path expanded. Beyond them the rest of a path stays one name ("a.b..."),
+# which no serializer has, so it is refused as invalid (400) instead of nesting the tree
+# thousands of levels deep (json.dumps of the tree raised RecursionError, a 500).
+MAX_DEPTH = 8
+
 
 def parse(raw: str | None) -> dict:
     tree: dict = {}
     for path in filter(None, (p.strip() for p in (raw or "").split(","))):
         node = tree
-        for part in path.split("."):
+        for part in path.split(".", MAX_DEPTH - 1):
             node = node.setdefault(part, {})
     return tree
 

@@ -1,14 +1,21 @@
-"""Request body size limit (413), checked before the body is read."""
+"""Request body size limit (413), and the guarantee that every error is a problem document."""
 
+import orjson
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse
 
-from .problems import PROBLEM_CONTENT_TYPE, problem
+from .problems import PROBLEM_CONTENT_TYPE, for_people, instance_of, payload_too_large, problem
+
+# Headers that describe the body replaced by a problem document.
+CONTENT_HEADERS = {"content-type", "content-length", "content-encoding", "content-disposition",
+                   "content-range", "content-language", "etag", "last-modified",
+                   "accept-ranges"}
 
 
 class RequestSizeLimitMiddleware:
-    """Refuse an API request whose declared body is larger than MAX_REQUEST_BYTES, before
-    reading it. (Bodies without a length are cut by DATA_UPLOAD_MAX_MEMORY_SIZE.)"""
+    """Refuse a request whose declared body is larger than MAX_REQUEST_BYTES, before reading
+    it: 413 (a problem document; for a person in the admin a page). Bodies without a length
+    are cut by DATA_UPLOAD_MAX_MEMORY_SIZE (and DRF reads no body without one)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -18,8 +25,65 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if request.path.startswith("/api/") and length > settings.MAX_REQUEST_BYTES:
-            return JsonResponse(
-                problem(413, f"The body is larger than {settings.MAX_REQUEST_BYTES} bytes."),
-                status=413, content_type=PROBLEM_CONTENT_TYPE)
+        if length > settings.MAX_REQUEST_BYTES:
+            return payload_too_large(request)
         return self.get_response(request)
+
+
+class ProblemResponseMiddleware:
+    """The outermost middleware: whatever produced an error response, the client gets a
+    problem document with all five RFC 9457 members.
+
+    The application's own errors are problem documents already (cases.api.problems); this
+    catches the rest: a 405 from a Django method decorator or class-based view, WhiteNoise's
+    405 on a static file, a problem document built without ``instance``. The status and the
+    headers (Allow, Retry-After, WWW-Authenticate ...) are kept. Admin pages asked for by a
+    person (``for_people``) are left as Django renders them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code < 400:
+            return response
+        if response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE) \
+                and not response.streaming:
+            body = self._complete(request, response)
+        elif for_people(request):
+            return response
+        else:
+            body = problem(response.status_code, instance=instance_of(request))
+        if body is None:
+            return response
+        if response.streaming:  # (WhiteNoise's 405): a new response, with the same headers
+            return self._replace(response, body)
+        response.content = orjson.dumps(body)
+        response["Content-Type"] = PROBLEM_CONTENT_TYPE
+        if response.has_header("Content-Length"):
+            response["Content-Length"] = str(len(response.content))
+        return response
+
+    @staticmethod
+    def _replace(response, body):
+        new = HttpResponse(orjson.dumps(body), status=response.status_code,
+                           content_type=PROBLEM_CONTENT_TYPE)
+        for name, value in response.items():
+            if name.lower() not in CONTENT_HEADERS:
+                new[name] = value
+        new.cookies = response.cookies
+        response.close()
+        return new
+
+    @staticmethod
+    def _complete(request, response):
+        """A problem document missing members, completed; None when nothing is missing."""
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            return problem(response.status_code, instance=instance_of(request))
+        if not isinstance(body, dict):
+            return problem(response.status_code, instance=instance_of(request))
+        complete = {**problem(response.status_code), **body}
+        complete["instance"] = complete["instance"] or instance_of(request)
+        return None if complete == body else complete

@@ -1,9 +1,25 @@
-"""Errors as RFC 9457 problem details (application/problem+json), every problem at once."""
+"""Errors as RFC 9457 problem details (application/problem+json), every problem at once.
 
+Every 4xx and 5xx the application answers is a problem document with ``type``, ``title``,
+``status``, ``detail`` and ``instance`` (the path asked for): from DRF views through
+``problem_exception_handler``, from Django itself through the handlers named in
+``caseregister/urls.py`` (400, 403, 404, 500) and ``CSRF_FAILURE_VIEW``, and whatever else
+(a 405 from a method decorator, a static file) through ``ProblemResponseMiddleware``. The one
+exception is the admin seen by a person (``for_people``): a browser asking for an admin page
+gets an HTML page in the admin's language, as people read it.
+
+A database outage (PostgreSQL down, restarting, unreachable, a connection cut mid-request) is
+a 503 with ``Retry-After``: the client did nothing wrong and should retry, unlike a 500.
+"""
+
+import sys
 from http import HTTPStatus
 
-from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.translation import gettext
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
@@ -12,6 +28,12 @@ from rest_framework.views import exception_handler
 from .renderers import FastJSONRenderer
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# Seconds a client should wait before retrying while the database is unavailable.
+RETRY_AFTER_SECONDS = 5
+# What the database driver raises when there is no usable connection (refused, reset, shut
+# down, "connection already closed"). psycopg also counts a cancelled statement and a
+# deadlock as operational errors: transient too, and a retry is the right advice for them.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 class ProblemJSONRenderer(FastJSONRenderer):
@@ -30,17 +52,68 @@ class InvalidParameters(exceptions.ValidationError):
     default_detail = "One or more query parameters are invalid."
 
 
-def problem(status: int, detail: str = "", invalid_params=None, **extra) -> dict:
+def _phrase(status: int) -> tuple[str, str]:
+    try:
+        return HTTPStatus(status).phrase, HTTPStatus(status).description
+    except ValueError:  # a status the standard library does not name
+        return f"HTTP {status}", ""
+
+
+def problem(status: int, detail: str = "", invalid_params=None, instance: str = "",
+            **extra) -> dict:
+    title, description = _phrase(status)
     body = {
         "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
+        "title": title,
         "status": status,
-        "detail": detail or HTTPStatus(status).description,
+        "detail": detail or description or title,
+        "instance": instance,
     }
     if invalid_params:
         body["invalid_params"] = invalid_params
     body.update(extra)
     return body
+
+
+def instance_of(request) -> str:
+    """The problem's ``instance``: the path the client asked for (a URI reference)."""
+    return getattr(request, "path", "") or ""
+
+
+def for_people(request) -> bool:
+    """Whether the answer is for a person in the admin: an admin path asked for by a client
+    that names text/html in Accept. Browsers always name it; API clients, scripts and probes
+    (Accept: */*, application/json or none) get problem+json, also under /admin/."""
+    return request.path_info.startswith("/admin/") and any(
+        t.main_type == "text" and t.sub_type == "html" for t in request.accepted_types)
+
+
+def problem_response(request, status: int, detail: str = "", headers=None, *,
+                     people_title: str = "", people_detail: str = "") -> HttpResponse:
+    """A problem document; for a person in the admin a short page in their language (a
+    template that reads nothing from the database, so that it also serves an outage)."""
+    if for_people(request):
+        response = HttpResponse(render_to_string("cases/error.html", {
+            "status": status, "title": people_title or _phrase(status)[0],
+            "message": people_detail or detail}), status=status)
+    else:
+        response = JsonResponse(problem(status, detail, instance=instance_of(request)),
+                                status=status, content_type=PROBLEM_CONTENT_TYPE)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def database_unavailable(request) -> HttpResponse:
+    """503 with Retry-After: the database cannot be reached; nothing was changed."""
+    return problem_response(
+        request, 503,
+        "The register's database is unavailable for the moment; nothing was changed. Retry "
+        f"after {RETRY_AFTER_SECONDS} seconds.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        people_title=gettext("The register is temporarily unavailable"),
+        people_detail=gettext("Its database cannot be reached right now, so nothing was "
+                              "saved. Try again in a moment."))
 
 
 def _flatten(detail, prefix="") -> list[dict]:
@@ -62,14 +135,17 @@ def problem_exception_handler(exc, context):
         exc = PayloadTooLarge()
     response = exception_handler(exc, context)
     if response is None:
-        return None  # unexpected errors: Django's handler500 answers with a problem document
+        # Unexpected errors (a database outage too): Django's handler500, server_error.
+        return None
+    instance = instance_of(context.get("request"))
     if isinstance(exc, exceptions.ValidationError):
         detail = str(getattr(exc, "default_detail", "")) if isinstance(exc, InvalidParameters) \
             else "The request is not valid."
-        body = problem(response.status_code, detail, invalid_params=_flatten(exc.detail))
+        body = problem(response.status_code, detail, invalid_params=_flatten(exc.detail),
+                       instance=instance)
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-        body = problem(response.status_code, str(detail))
+        body = problem(response.status_code, str(detail), instance=instance)
     response.data = body
     response.content_type = PROBLEM_CONTENT_TYPE
     return response
@@ -82,6 +158,7 @@ class ProblemSerializer(serializers.Serializer):
     title = serializers.CharField(help_text="Short summary of the problem type.")
     status = serializers.IntegerField(help_text="The HTTP status code.")
     detail = serializers.CharField(help_text="What went wrong, in plain words.")
+    instance = serializers.CharField(help_text="The path of the request that went wrong.")
     invalid_params = serializers.ListField(
         child=serializers.DictField(child=serializers.CharField()), required=False,
         help_text="Every invalid parameter or field: {name, reason}.",
@@ -98,8 +175,10 @@ PROBLEM_DESCRIPTIONS = {
     412: "If-Match does not match the record's current ETag: GET it again, then retry.",
     413: "The request body is too large.",
     415: "The body is not application/json.",
-    428: "If-Match is missing: send the ETag from your last GET of the record.",
+    428: "If-Match is missing or names no version (*, a weak tag, a list): send the ETag "
+         "from your last GET of the record.",
     429: "Too many requests from this client: wait Retry-After seconds.",
+    503: "The database is unavailable for the moment: retry after Retry-After seconds.",
 }
 
 
@@ -111,41 +190,92 @@ def problem_responses(*statuses: int) -> dict:
 
 
 class ProblemAutoSchema(AutoSchema):
-    """Errors as they are sent: every 4xx response is a problem document in
+    """Errors as they are sent: every 4xx and 5xx response is a problem document in
     application/problem+json. Every operation documents the problems any request to it can
     get: invalid or unknown query parameters (400), a failed authentication (401), an Accept
-    the API cannot answer (406) and throttling (429); one on a record also a missing record
-    (404)."""
+    the API cannot answer (406), throttling (429) and a database outage (503); one on a
+    record also a missing record (404)."""
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        statuses = [400, 401, 406, 429] + ([404] if "{" in self.path else [])
+        statuses = [400, 401, 406, 429, 503] + ([404] if "{" in self.path else [])
         for status, response in problem_responses(*statuses).items():
             if str(status) not in responses:
                 responses[str(status)] = self._get_response_for_code(
                     response, str(status), direction=direction)
         for status, response in responses.items():
-            if status.startswith("4") and "content" in response:
+            if status[0] in "45" and "content" in response:
                 response["content"] = {
                     PROBLEM_CONTENT_TYPE: next(iter(response["content"].values()))}
         return dict(sorted(responses.items()))
 
 
-def not_found(request, exception=None):
-    """handler404: problem+json under /api/, Django's page elsewhere."""
-    if request.path.startswith("/api/"):
-        return JsonResponse(problem(404, f"Nothing at {request.path}."), status=404,
-                            content_type=PROBLEM_CONTENT_TYPE)
-    from django.views.defaults import page_not_found
+def bad_request(request, exception=None):
+    """handler400: a request Django refuses before any view (a Host not in ALLOWED_HOSTS, a
+    body over the size limit, too many fields). The reason is said in fixed words: Django's
+    messages would echo the client's input and name settings."""
+    if isinstance(exception, RequestDataTooBig):
+        return payload_too_large(request)
+    if for_people(request):
+        from django.views.defaults import bad_request as default
 
-    return page_not_found(request, exception)
+        return default(request, exception)
+    if isinstance(exception, DisallowedHost):
+        return problem_response(request, 400, "The Host header names no host this service "
+                                              "answers for.")
+    return problem_response(request, 400, "The request is malformed.")
+
+
+def payload_too_large(request, limit: int | None = None):
+    from django.conf import settings
+
+    limit = settings.MAX_REQUEST_BYTES if limit is None else limit
+    return problem_response(
+        request, 413, f"The body is larger than {limit} bytes.",
+        people_title=gettext("The form is too large"),
+        people_detail=gettext("The form sent is larger than %(limit)s bytes.") % {
+            "limit": limit})
+
+
+def permission_denied(request, exception=None):
+    """handler403 (PermissionDenied raised outside DRF, e.g. by the admin)."""
+    if for_people(request):
+        from django.views.defaults import permission_denied as default
+
+        return default(request, exception)
+    return problem_response(request, 403, "You are not allowed to do this.")
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a form or session request without a valid CSRF token."""
+    if for_people(request):
+        from django.views.csrf import csrf_failure as default
+
+        return default(request, reason)
+    return problem_response(
+        request, 403,
+        f"CSRF verification failed ({reason.rstrip('.')}). A browser session must send the "
+        "CSRF token from the page or the csrftoken cookie; client systems authenticate with "
+        "Authorization: Token <key>.")
+
+
+def not_found(request, exception=None):
+    """handler404: a problem document; for a person in the admin, Django's page."""
+    if for_people(request):
+        from django.views.defaults import page_not_found
+
+        return page_not_found(request, exception)
+    return problem_response(request, 404, f"Nothing at {request.path}.")
 
 
 def server_error(request):
-    """handler500: no stack trace ever reaches a client."""
-    if request.path.startswith("/api/"):
-        return JsonResponse(problem(500, "The server failed; the error has been logged."),
-                            status=500, content_type=PROBLEM_CONTENT_TYPE)
-    from django.views.defaults import server_error as default
+    """handler500: no stack trace ever reaches a client. A database outage, wherever it
+    struck (a view, a middleware, saving the session), is a 503 with Retry-After: this runs
+    inside Django's ``except`` clause, so the exception is at hand."""
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        return database_unavailable(request)
+    if for_people(request):
+        from django.views.defaults import server_error as default
 
-    return default(request)
+        return default(request)
+    return problem_response(request, 500, "The server failed; the error has been logged.")

@@ -1,8 +1,10 @@
 """Writes: create, update (with If-Match), void (DELETE), history. Validated in full.
 
 A stale ``If-Match`` gets 412 and changes nothing; a write without one gets 428, so no client
-overwrites another's change unseen. ``DELETE`` voids the record with a reason; nothing is
-ever hard-deleted through the API.
+overwrites another's change unseen. ``If-Match`` must name the one version the client read:
+``*`` ("whatever is stored"), weak tags and lists would let a client write without having
+read the current version, so they get 428 like a missing header. ``DELETE`` voids the
+record with a reason; nothing is ever hard-deleted through the API.
 """
 
 import hashlib
@@ -13,7 +15,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.http import parse_etags, quote_etag
+from django.utils.http import quote_etag
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
@@ -26,14 +28,21 @@ from cases.services.audit import history
 from cases.services.registration import register_case
 from cases.services.voiding import void_record
 
-from .access import is_cleared
+from .access import check_case_rule, is_cleared
 from .problems import problem_responses
 from .renderers import FastJSONRenderer
 
 
 class PreconditionRequired(exceptions.APIException):
     status_code = 428
-    default_detail = "Send If-Match with the record's current ETag (from GET)."
+    default_detail = ("Send If-Match with the ETag of the version you read (the ETag header "
+                      "of your last GET of this record).")
+
+
+NAMES_NO_VERSION = ("If-Match must name the version you read: send the one ETag from your "
+                    "last GET of this record, as it came (not *, a weak W/ tag or a list).")
+# One strong entity tag (RFC 9110 8.8.3), the form of every ETag this API sends.
+STRONG_ETAG = re.compile(r'\A"[\x21\x23-\x7e\x80-\xff]*"\Z')
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -288,6 +297,7 @@ class WritableMixin:
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        check_case_rule(request, self.model, None, serializer.validated_data)
         with transaction.atomic():
             instance = self.perform_write(serializer)
         response = self._respond(instance, status.HTTP_201_CREATED)
@@ -304,6 +314,7 @@ class WritableMixin:
             serializer = self.write_serializer(instance, data=request.data, partial=partial,
                                                context=self.get_serializer_context())
             serializer.is_valid(raise_exception=True)
+            check_case_rule(request, self.model, instance, serializer.validated_data)
             instance = serializer.save()
         return self._respond(instance, status.HTTP_200_OK)
 
@@ -324,11 +335,12 @@ class WritableMixin:
         instance = type(instance).objects.select_for_update().get(pk=instance.pk)
         if instance.voided_at:
             raise Conflict()
-        if_match = request.headers.get("If-Match")
+        if_match = request.headers.get("If-Match", "").strip()
         if not if_match:
             raise PreconditionRequired()
-        etags = parse_etags(if_match)
-        if "*" not in etags and current_etag(self, instance) not in etags:
+        if not STRONG_ETAG.match(if_match):
+            raise PreconditionRequired(NAMES_NO_VERSION)
+        if if_match != current_etag(self, instance):
             raise PreconditionFailed()
         return instance
 
