@@ -291,6 +291,7 @@ for _proxy in TRUSTED_PROXIES:
 # Admin sign-in (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one user name or
 # from one client address, no sign-in (the right password included) for LOGIN_COOLOFF_MINUTES.
 # Unlock early: `manage.py axes_reset_username NAME` or `axes_reset_ip ADDRESS`.
+AXES_VERBOSE = False  # no banner on every manage.py command
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]

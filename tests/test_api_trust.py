@@ -419,7 +419,10 @@ class DatabaseLink:
 
 def database_target():
     settings_dict = connection.settings_dict
-    host, port = settings_dict["HOST"] or "localhost", int(settings_dict["PORT"] or 5432)
+    options = settings_dict.get("OPTIONS", {})
+    # The embedded server is reached by its socket directory, given as the URL's ?host=.
+    host = settings_dict["HOST"] or options.get("host") or "localhost"
+    port = int(settings_dict["PORT"] or options.get("port") or 5432)
     if host.startswith("/"):
         return os.path.join(host, f".s.PGSQL.{port}")
     return host, port
