@@ -17,6 +17,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from cases.confidentiality import annotate_withheld_joined
+
 COUNT_LIMIT = 1000
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -106,6 +108,7 @@ def page_rows(queryset, page_ids, ordering):
     rows = queryset.model._base_manager.filter(pk__in=page_ids).order_by(*ordering)
     rows.query.select_related = queryset.query.select_related
     rows.query.deferred_loading = queryset.query.deferred_loading
+    rows = annotate_withheld_joined(rows)  # what is withheld, in the same query
     return rows.prefetch_related(*queryset._prefetch_related_lookups)
 
 
