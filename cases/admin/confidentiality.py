@@ -216,14 +216,16 @@ class MaskingMixin:
                     and (last.many_to_one or last.one_to_one)
                     and label_may_hide(last.related_model))
 
-    def _masked_name(self, name):
-        """The masked stand-in for a column or read-only field, or the name itself."""
+    def _masked_name(self, name, guarded: bool = True):
+        """The masked stand-in for a column or read-only field, or the name itself (a
+        withheld field only when ``guarded``: on a page whose rows can be withheld)."""
         if not isinstance(name, str) or name.startswith(PREFIX):
             return name
         if name == "__str__":
             return LABEL if label_may_hide(self.model) else name
-        if (name in self.confidential_columns or name in guard(self.model)[0]
-                or name == "title" and guard(self.model)[1] or self._points_to_labelled(name)):
+        withheld = guarded and (name in guard(self.model)[0]
+                                or name == "title" and guard(self.model)[1])
+        if name in self.confidential_columns or withheld or self._points_to_labelled(name):
             return PREFIX + name
         return name
 
@@ -239,8 +241,9 @@ class MaskingMixin:
         names = list(super().get_readonly_fields(request, obj))
         if is_cleared(request):
             return names
-        names = [self._masked_name(name) for name in names]
-        if self._guards_every_row(obj):
+        guarded = self._guards_every_row(obj)
+        names = [self._masked_name(name, guarded) for name in names]
+        if guarded:
             fields, _flag = guard(self.model)
             names += [PREFIX + field for field in fields if _has_field(self.model, field)]
             if _has_field(self.model, "title") and "public_title" not in fields:
@@ -264,7 +267,7 @@ class MaskingMixin:
             if not isinstance(name, str):
                 return name
             if name in self.confidential_columns or view_only or name in readonly:
-                return self._masked_name(name)
+                return self._masked_name(name, guarded)
             if guarded and (name in protected or name == "title"):
                 return PREFIX + name
             return name
