@@ -12,7 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 
 from cases import models as m
-from cases.confidentiality import is_confidential
+from cases.confidentiality import is_withheld, public_title
 from cases.models.search import SEARCH_CONFIG, SearchEntry
 
 KINDS = {
@@ -70,15 +70,22 @@ def owner(record):
 
 
 @transaction.atomic
-def index_record(record) -> None:
-    """Write (or, for a voided record, remove) the record's search entry."""
+def index_record(record, *, cascade: bool = True) -> None:
+    """Write (or, for a voided record, remove) the record's search entry.
+
+    A withheld record (see ``cases.confidentiality``) is indexed by its public entry only:
+    its public title and, for a case, its registration numbers. A case's save re-indexes its
+    documents, motions and decisions too (``cascade``), whose withheld status follows it."""
+    if cascade and isinstance(record, m.Case):
+        for part in (*record.documents.all(), *record.motions.all(), *record.decisions.all()):
+            index_record(part, cascade=False)
     content_type = ContentType.objects.get_for_model(record)
     if record.voided_at:
         SearchEntry.objects.filter(content_type=content_type, object_id=record.pk).delete()
         return
     title, body = _text(record)
-    if is_confidential(record):  # only the public registration entry is searchable
-        title = record.public_title
+    if is_withheld(record):  # only the public registration entry is searchable
+        title = public_title(record) or ""
         body = " ".join(_live(record.registration_numbers).values_list("number", flat=True)) \
             if isinstance(record, m.Case) else ""
     entry, _ = SearchEntry.objects.update_or_create(
@@ -106,7 +113,7 @@ def reindex_all(progress=None) -> int:
     count = 0
     for model in KINDS:
         for record in model.objects.filter(voided_at__isnull=True).iterator():
-            index_record(record)
+            index_record(record, cascade=False)
             count += 1
         if progress:
             progress(f"{model._meta.verbose_name_plural}: indexed")

@@ -4,7 +4,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 
 from cases import models as m
-from cases.confidentiality import visible_title
+from cases.confidentiality import is_withheld, visible_title, withheld_label
 
 
 def links_of(record):
@@ -29,6 +29,9 @@ def case_timeline(case, *, request=None, cleared: bool = False) -> list[dict]:
                        "url": record_url(record, request)},
         }
 
+    def hidden(record) -> bool:  # withheld from this reader (cases.confidentiality)
+        return not cleared and is_withheld(record)
+
     events = []
     for document in case.documents.filter(voided_at__isnull=True):
         title = visible_title(document, cleared=cleared)
@@ -36,6 +39,13 @@ def case_timeline(case, *, request=None, cleared: bool = False) -> list[dict]:
                             f"{document.get_type_display()}: {title}", document))
     for referral in case.referrals.filter(voided_at__isnull=True).select_related("sender"):
         sender = f" från {referral.sender.name}" if referral.sender else ""
+        if hidden(referral):
+            title = withheld_label(m.Referral)
+            events.append(event(referral.received_date, "referral_received",
+                                f"Remiss{sender}: {title}", referral))
+            events.append(event(referral.due_date, "referral_due", f"Svarstid: {title}",
+                                referral))
+            continue
         events.append(event(referral.received_date, "referral_received",
                             f"Remiss{sender}: {referral.title}", referral,
                             referral.received_as_written))
@@ -48,13 +58,16 @@ def case_timeline(case, *, request=None, cleared: bool = False) -> list[dict]:
                                 referral, referral.received_as_written))
         for response in referral.responses.filter(voided_at__isnull=True).select_related(
                 "organisation"):
+            position = withheld_label(m.ReferralResponse) if hidden(response) else \
+                response.get_position_display()
             events.append(event(response.date, "referral_response",
-                                f"{response.organisation.name}: "
-                                f"{response.get_position_display()}", response))
+                                f"{response.organisation.name}: {position}", response))
     for decision in case.decisions.filter(voided_at__isnull=True).select_related("organisation"):
         events.append(event(decision.date, f"decision_{decision.kind}",
                             f"{decision.get_kind_display()}: {decision.organisation.name}",
                             decision))
+        if hidden(decision):
+            continue
         if decision.effective_date:
             events.append(event(decision.effective_date, "decision_effective",
                                 f"Gäller från: {decision.organisation.name}", decision))
@@ -64,7 +77,8 @@ def case_timeline(case, *, request=None, cleared: bool = False) -> list[dict]:
                                 _partial(decision.follow_up_due,
                                          decision.follow_up_due_precision)))
     for motion in case.motions.filter(voided_at__isnull=True):
-        events.append(event(motion.date, "motion", f"Motion: {motion.title}", motion))
+        title = visible_title(motion, cleared=cleared)
+        events.append(event(motion.date, "motion", f"Motion: {title}", motion))
     for activity in case.activities.filter(voided_at__isnull=True):
         events.append(event(activity.date, f"activity_{activity.type}",
                             activity.get_type_display(), activity))

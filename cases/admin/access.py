@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cases.confidentiality import mask_snapshot, protected_fields
+from cases.confidentiality import is_withheld, mask_snapshot
 from cases.models import ApiToken, AuditEntry
 from cases.services.tokens import set_key
 
@@ -64,9 +64,8 @@ class AuditEntryAdmin(ConfidentialityAdminMixin, admin.ModelAdmin):
     def masked_value(self, obj, name):
         if name in ("before", "after"):
             model = obj.content_type.model_class()
-            confidential = bool(model is not None and protected_fields(model)
-                                and model._default_manager.filter(
-                                    pk=obj.object_id, confidential=True).exists())
+            record = None if model is None else model._base_manager.filter(
+                pk=obj.object_id).first()
             return public_json(mask_snapshot(getattr(obj, name), model, cleared=False,
-                                             confidential=confidential))
+                                             withheld=is_withheld(record)))
         return super().masked_value(obj, name)

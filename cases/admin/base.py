@@ -48,7 +48,7 @@ class ProvenanceInline(MaskingMixin, GenericTabularInline):
     can_delete = False
     fields = ("document", "passage", "position", "note")
     readonly_fields = fields
-    confidential_columns = ("passage",)
+    confidential_columns = ("passage", "position")
     verbose_name = _("source passage")
     verbose_name_plural = _("source passages")
 
@@ -71,7 +71,7 @@ class ProvenanceInline(MaskingMixin, GenericTabularInline):
         return f"{obj.start}–{obj.end}"
 
     def masked_value(self, obj, name):
-        if name == "passage" and row_protected(obj):
+        if name in ("passage", "position") and row_protected(obj):
             return WITHHELD
         return super().masked_value(obj, name)
 

@@ -23,7 +23,15 @@ from django.db.models import Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from cases.confidentiality import is_confidential, protected_fields
+from cases.confidentiality import (
+    PUBLIC_MARK,
+    annotate_withheld,
+    can_be_withheld,
+    hidden_fields,
+    is_withheld,
+    withheld_label,
+    withheld_path_q,
+)
 from cases.models import Link, Provenance
 
 PERMISSION = "cases.view_confidential"
@@ -31,8 +39,8 @@ WITHHELD = _("Withheld: confidential")
 PREFIX = "masked_"  # a masked stand-in for a column or field, resolved by __getattr__
 LABEL = "masked_label"  # the masked stand-in for __str__
 
-# Passages quote their document: they are protected when the document is confidential.
-QUOTE_FIELDS = ("exact", "prefix", "suffix")
+# Models whose ``str()`` names only what their public entry shows.
+PUBLIC_STR = {"RegistrationNumber", "Activity", "Decision"}
 
 
 def is_cleared(request) -> bool:
@@ -41,71 +49,51 @@ def is_cleared(request) -> bool:
     return bool(user and user.is_active and user.has_perm(PERMISSION))
 
 
-def guard(model) -> tuple[tuple[str, ...], str | None]:
-    """(protected fields, lookup of the flag that protects them) of a model's rows."""
-    if protected_fields(model):
-        return tuple(protected_fields(model)), "confidential"
-    if model is Provenance:
-        return QUOTE_FIELDS, "document__confidential"
-    return (), None
+def guard(model) -> tuple[tuple[str, ...], bool]:
+    """(fields withheld when a row is, whether a row can be) of a model: the one rule of
+    ``cases.confidentiality``."""
+    return hidden_fields(model), can_be_withheld(model)
 
 
 def row_protected(obj) -> bool:
-    """Whether this row's protected fields are withheld from readers without clearance."""
-    _fields, flag = guard(type(obj))
-    if flag is None:
-        return False
-    value = obj
-    for part in flag.split("__"):
-        value = getattr(value, part, None)
-    return bool(value)
+    """Whether this row is withheld from readers without clearance."""
+    return is_withheld(obj)
 
 
 def label_may_hide(model) -> bool:
     """Whether ``str()`` of a record of this model can contain protected text."""
-    return bool(guard(model)[1]) or model is Link
+    return can_be_withheld(model) and model.__name__ not in PUBLIC_STR
 
 
 def public_label(obj) -> str:
     """``str(obj)`` as a reader without clearance may see it."""
     if obj is None:
         return ""
-    if is_confidential(obj):
-        return obj.public_title
-    if isinstance(obj, Provenance):
-        return f"{obj.document.source_file or public_label(obj.document)}: {obj.start}–{obj.end}"
     if isinstance(obj, Link):
         return f"{public_label(obj.source)} –{obj.get_type_display()}→ {public_label(obj.target)}"
-    return str(obj)
+    if isinstance(obj, Provenance):
+        document = obj.document
+        name = public_label(document) if is_withheld(document) else (
+            document.source_file or str(document))
+        return name if is_withheld(obj) else f"{name}: {obj.start}–{obj.end}"
+    if type(obj).__name__ in PUBLIC_STR or not is_withheld(obj):
+        return str(obj)
+    return getattr(obj, "public_title", None) or withheld_label(type(obj))
 
 
 def public_value(obj, name):
     """A field's value as a reader without clearance may see it."""
     if name in guard(type(obj))[0] and row_protected(obj):
-        return obj.public_title if name == "title" and hasattr(obj, "public_title") else WITHHELD
+        return WITHHELD
+    if name == "title" and row_protected(obj):
+        return public_label(obj)
     return getattr(obj, name)
 
 
-def search_guard(model, path: str) -> str | None:
-    """The flag lookup that protects the field a search or filter ``path`` reaches, if any.
-
-    ``case__title`` on a registration number is protected by ``case__confidential``,
-    ``title__icontains`` on a case by ``confidential``, ``number`` by nothing.
-    """
-    prefix: list[str] = []
-    current = model
-    for part in path.lstrip("^=@").split("__"):
-        try:
-            field = current._meta.get_field(part)
-        except FieldDoesNotExist:
-            return None  # a lookup after a relation, or no field at all
-        if field.is_relation and field.related_model is not None:
-            prefix.append(part)
-            current = field.related_model
-            continue
-        fields, flag = guard(current)
-        return "__".join([*prefix, flag]) if part in fields else None
-    return None
+def search_guard(model, path: str):
+    """The condition (a Q) under which the field a search or filter ``path`` reaches is
+    withheld, if it can be (``cases.confidentiality.withheld_path_q``)."""
+    return withheld_path_q(model, path)
 
 
 def _has_field(model, name) -> bool:
@@ -207,7 +195,7 @@ class MaskingMixin:
         """What a reader without clearance sees of the column or field ``name`` of ``obj``."""
         if name == "__str__":
             return public_label(obj)
-        if name in guard(type(obj))[0]:
+        if name in guard(type(obj))[0] or name == "title":
             return public_value(obj, name)
         if self._points_to_labelled(name):
             return public_label(getattr(obj, name))
@@ -228,34 +216,42 @@ class MaskingMixin:
                     and (last.many_to_one or last.one_to_one)
                     and label_may_hide(last.related_model))
 
-    def _masked_name(self, name):
-        """The masked stand-in for a column or read-only field, or the name itself."""
+    def _masked_name(self, name, guarded: bool = True):
+        """The masked stand-in for a column or read-only field, or the name itself (a
+        withheld field only when ``guarded``: on a page whose rows can be withheld)."""
         if not isinstance(name, str) or name.startswith(PREFIX):
             return name
         if name == "__str__":
             return LABEL if label_may_hide(self.model) else name
-        if (name in self.confidential_columns or name in guard(self.model)[0]
-                or self._points_to_labelled(name)):
+        withheld = guarded and (name in guard(self.model)[0]
+                                or name == "title" and guard(self.model)[1])
+        if name in self.confidential_columns or withheld or self._points_to_labelled(name):
             return PREFIX + name
         return name
 
     def _guards_every_row(self, obj) -> bool:
-        """Whether the protected fields are read-only on this page: on a protected record's
-        page, and always in inlines (whose rows can differ)."""
+        """Whether the protected fields are read-only on this page: on a withheld record's
+        page, and in the inlines of one (its parts are withheld with it)."""
         if isinstance(self, InlineModelAdmin):
-            return bool(guard(self.model)[1])
+            return bool(guard(self.model)[1]) and (
+                self.model is Provenance or obj is not None and row_protected(obj))
         return obj is not None and row_protected(obj)
 
     def get_readonly_fields(self, request, obj=None):
         names = list(super().get_readonly_fields(request, obj))
         if is_cleared(request):
             return names
-        names = [self._masked_name(name) for name in names]
-        if self._guards_every_row(obj):
-            fields, flag = guard(self.model)
+        guarded = self._guards_every_row(obj)
+        names = [self._masked_name(name, guarded) for name in names]
+        if guarded:
+            fields, _flag = guard(self.model)
             names += [PREFIX + field for field in fields if _has_field(self.model, field)]
-            if flag == "confidential":
+            if _has_field(self.model, "title") and "public_title" not in fields:
+                names.append(PREFIX + "title")
+            if _has_field(self.model, "confidential"):
                 names.append("confidential")  # declassifying needs clearance
+        if _has_field(self.model, PUBLIC_MARK):
+            names.append(PUBLIC_MARK)  # marking a record public needs clearance
         return _unique(names)
 
     def get_fieldsets(self, request, obj=None):
@@ -271,8 +267,8 @@ class MaskingMixin:
             if not isinstance(name, str):
                 return name
             if name in self.confidential_columns or view_only or name in readonly:
-                return self._masked_name(name)
-            if guarded and name in protected:
+                return self._masked_name(name, guarded)
+            if guarded and (name in protected or name == "title"):
                 return PREFIX + name
             return name
 
@@ -338,13 +334,24 @@ class ConfidentialityAdminMixin(MaskingMixin):
         return [name for name in self.list_display if isinstance(name, str)
                 and _is_foreign_key(self.model, name)] or False
 
+    def get_queryset(self, request):
+        """Rows with their withheld status computed in the same query (no query per row)."""
+        queryset = super().get_queryset(request)
+        return queryset if is_cleared(request) else annotate_withheld(queryset)
+
     def get_list_filter(self, request):
+        cleared = is_cleared(request)
         return [(name, PublicRelatedFieldListFilter)
                 if isinstance(name, str) and self._points_to_labelled(name) else name
-                for name in super().get_list_filter(request)]
+                for name in super().get_list_filter(request)
+                # no filter (nor its choices) over what is withheld (a motion's authors' party)
+                if cleared or not (isinstance(name, (str, tuple)) and search_guard(
+                    self.model, name if isinstance(name, str) else name[0]) is not None)]
 
     def lookup_allowed(self, lookup, value, request=None):
-        if request is not None and not is_cleared(request) and search_guard(self.model, lookup):
+        if request is not None and not is_cleared(request) and (
+                search_guard(self.model, lookup) is not None
+                or lookup.split("__")[0] in self.confidential_columns):
             return False  # no filtering by what is withheld (?title__icontains=...)
         return super().lookup_allowed(lookup, value, request)
 
@@ -358,7 +365,7 @@ class ConfidentialityAdminMixin(MaskingMixin):
         for path in fields:
             if search_guard(self.model, path) is None:
                 safe.append(path)
-            elif path.lstrip("^=@").split("__")[-1] == "title":
+            elif path.lstrip("^=@").split("__")[-1] in ("title", "title__unaccent"):
                 public = path[: len(path) - len("title")] + "public_title"
                 if search_guard(self.model, public) is None and _resolves(self.model, public):
                     safe.append(public)  # the public title stands in for the title
@@ -367,14 +374,17 @@ class ConfidentialityAdminMixin(MaskingMixin):
     def get_search_results(self, request, queryset, search_term):
         if is_cleared(request) or not search_term:
             return super().get_search_results(request, queryset, search_term)
-        public, duplicates = super().get_search_results(request, queryset, search_term)
-        flags = {search_guard(self.model, path)
-                 for path in super().get_search_fields(request)} - {None}
+        if self.get_search_fields(request):
+            public, duplicates = super().get_search_results(request, queryset, search_term)
+        else:  # every field searched is withheld: Django would answer every row
+            public, duplicates = queryset.none(), False
+        flags = [search_guard(self.model, path) for path in super().get_search_fields(request)]
+        flags = [flag for flag in flags if flag is not None]
         if not flags:
             return public, duplicates
         open_rows = queryset
         for flag in flags:
-            open_rows = open_rows.exclude(**{flag: True})
+            open_rows = open_rows.exclude(flag)
         request._search_withheld = True  # rows not protected are searched on every field
         try:
             everything, _ = super().get_search_results(request, open_rows, search_term)

@@ -8,7 +8,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from cases.confidentiality import mask_snapshot
+from cases.confidentiality import is_withheld, mask_snapshot
 
 from .confidentiality import is_cleared, public_label
 
@@ -100,14 +100,14 @@ def _shown(field, value, labels: Labels) -> str:
     return text if len(text) <= LONGEST else text[:LONGEST] + "…"
 
 
-def describe(entry, *, cleared: bool, labels: Labels, confidential: bool | None = None) -> dict:
-    """One audit entry for display: when, who, what, and the fields that changed."""
+def describe(entry, *, cleared: bool, labels: Labels, withheld: bool | None = None) -> dict:
+    """One audit entry for display: when, who, what, and the fields that changed (what is
+    withheld of the record masked, unless ``cleared``)."""
     model = entry.content_type.model_class()
-    if confidential is None:
-        confidential = bool(model and getattr(labels.get(model, entry.object_id),
-                                              "confidential", False))
-    before = mask_snapshot(entry.before, model, cleared=cleared, confidential=confidential) or {}
-    after = mask_snapshot(entry.after, model, cleared=cleared, confidential=confidential) or {}
+    if withheld is None:
+        withheld = bool(model and not cleared and is_withheld(labels.get(model, entry.object_id)))
+    before = mask_snapshot(entry.before, model, cleared=cleared, withheld=withheld) or {}
+    after = mask_snapshot(entry.after, model, cleared=cleared, withheld=withheld) or {}
     changes = []
     for attname in after.keys() | before.keys():
         if attname in HIDDEN or before.get(attname) == after.get(attname):

@@ -12,7 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases import models as m
+from cases.confidentiality import annotate_withheld, is_withheld
 
+from .confidentiality import WITHHELD, is_cleared, public_label
 from .history import describe_all
 
 SOON = datetime.timedelta(days=14)
@@ -22,7 +24,8 @@ ROWS = 25
 def due_referrals(today: datetime.date):
     """Live referrals due within two weeks or already passed, the nearest first, with how
     many consulted bodies have not responded."""
-    return (m.Referral.objects.filter(voided_at__isnull=True, due_date__lte=today + SOON)
+    return (annotate_withheld(m.Referral.objects.filter(voided_at__isnull=True,
+                                                        due_date__lte=today + SOON))
             .select_related("sender", "case")
             .prefetch_related("case__registration_numbers")
             .annotate(waiting=Count("consulted_bodies", filter=~Q(
@@ -52,7 +55,11 @@ def overview_view(request):
                       f"{row['responsible_organisation']}" if row["responsible_organisation"]
         else f"{cases_url}?responsible_organisation__isnull=True",
     } for row in open_cases_per_organisation()]
+    cleared = is_cleared(request)
     referrals = [{"referral": referral, "passed": referral.due_date < today,
+                  "title": referral.title if cleared else public_label(referral),
+                  "waiting": referral.waiting if cleared or not is_withheld(referral)
+                  else WITHHELD,
                   "numbers": ", ".join(n.number for n in
                                        referral.case.registration_numbers.all())}
                  for referral in due_referrals(today)]

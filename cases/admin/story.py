@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
+from cases.confidentiality import is_withheld
 from cases.selectors import (
     audit_of_records,
     case_records,
@@ -73,19 +74,22 @@ def case_story_view(model_admin, request, object_id):
                                                 passage.object_id),
                              "url": _change_url(passage.content_type.model, passage.object_id),
                              "passages": []}
-        withheld = passage.document.confidential and not cleared
+        withheld = not cleared and is_withheld(passage)
+        document = passage.document
         passages[key]["passages"].append({
-            "document": passage.document.source_file or (
-                str(passage.document) if cleared else public_label(passage.document)),
+            "document": public_label(document) if not cleared and is_withheld(document)
+            else document.source_file or str(document),
             "prefix": "" if withheld else passage.prefix,
             "exact": WITHHELD if withheld else passage.exact,
             "suffix": "" if withheld else passage.suffix,
-            "start": passage.start, "end": passage.end, "note": passage.note,
+            "start": "" if withheld else passage.start, "end": "" if withheld else passage.end,
+            "note": "" if withheld else passage.note,
         })
 
     changes = describe_all(audit_of_records(records)[:MAX_CHANGES], request, labels)
 
     title = str(case) if cleared else public_label(case)
+    shown = cleared or not is_withheld(case)
     return TemplateResponse(request, "admin/cases/case/story.html", {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts, "original": case, "object": title,
@@ -97,5 +101,7 @@ def case_story_view(model_admin, request, object_id):
         "documents": [(public_label(d) if not cleared else str(d), d) for d in
                       case.documents.filter(voided_at__isnull=True).order_by("date")],
         "record_tools": model_admin.record_tools(request, case),
+        "owner": case.owner if shown else WITHHELD,
+        "void_reason": case.void_reason if shown else WITHHELD,
     })
 

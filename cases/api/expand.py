@@ -10,6 +10,8 @@ import json
 
 from rest_framework import serializers
 
+from cases.confidentiality import withheld_annotations
+
 # The most parts of a path expanded. Beyond them the rest of a path stays one name ("a.b..."),
 # which no serializer has, so it is refused as invalid (400) instead of nesting the tree
 # thousands of levels deep (json.dumps of the tree raised RecursionError, a 500).
@@ -165,6 +167,9 @@ def loading(model, lookups: list[str], briefs: dict | None = None) -> tuple[list
                 chains, deferred = joins(subtree, "", f"{origin}{part}__")
                 if chains:  # (with no arguments it would join every foreign key)
                     queryset = queryset.select_related(*chains)
+                # What is withheld from a reader without clearance, in the same query.
+                queryset = queryset.annotate(**withheld_annotations(field.related_model,
+                                                                    chains))
                 shown = briefs.get(origin + part, ())
                 if shown[:1] == ("*",):
                     deferred += [c for c in AUDIT if c not in shown]

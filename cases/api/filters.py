@@ -16,10 +16,12 @@ from django.contrib.admin.utils import lookup_spawns_duplicates
 from django.db.models import Q, Value
 from django.db.models.functions import Replace, Upper
 from django.utils import translation
+from django_filters.constants import EMPTY_VALUES
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 
 from cases import models as m
+from cases.confidentiality import withheld_path_q, withheld_q
 
 from .access import is_cleared
 
@@ -194,6 +196,21 @@ class RegisterFilterSet(df.FilterSet):
     created_since = InstantFilter(field_name="created", lookup_expr="gte",
                                          help_text="Records created at or after this instant.")
 
+    def filter_queryset(self, queryset):
+        """For a reader without clearance, a filter over a withheld field (a motion's
+        title, a document's signatories, a referral's consulted bodies ...) matches only
+        the records whose field is not withheld: a guess is never confirmed."""
+        if is_cleared(getattr(self, "request", None)):
+            return super().filter_queryset(queryset)
+        for name, value in self.form.cleaned_data.items():
+            found = self.filters[name]
+            guard = None if isinstance(found, ProtectedTextFilter) or value in EMPTY_VALUES \
+                else withheld_path_q(queryset.model, found.field_name)
+            matched = found.filter(queryset, value)
+            queryset = matched if guard is None else queryset.filter(
+                pk__in=matched.exclude(guard).values("pk"))
+        return queryset
+
 
 def organisation_ref(field_name: str, help_text: str) -> RecordFilter:
     return RecordFilter(field_name=field_name, lookups=ORGANISATION_KEYS, help_text=help_text)
@@ -210,20 +227,21 @@ def case_filter(field_name="case") -> df.UUIDFilter:
 
 
 class ProtectedTextFilter(BoundedCharFilter):
-    """Text contains, on a field that is protected when the record is confidential: for a
-    reader without clearance a confidential record matches only by its public title, so no
+    """Text contains, on a field withheld when the record is (cases.confidentiality): for a
+    reader without clearance a withheld record matches only by its public title, so no
     one can confirm a guess of withheld text by whether the record is listed."""
 
     def filter(self, qs, value):
         if not value:
             return qs
-        lookup = {f"{self.field_name}__unaccent__icontains": value}
+        lookup = Q(**{f"{self.field_name}__unaccent__icontains": value})
         request = getattr(self.parent, "request", None)
-        if is_cleared(request):
-            return qs.filter(**lookup)
-        public = Q(confidential=False, **lookup)
+        withheld = withheld_q(qs.model)
+        if is_cleared(request) or withheld is None:
+            return qs.filter(lookup)
+        public = lookup & ~withheld
         if self.field_name == "title":
-            public |= Q(confidential=True, public_title__unaccent__icontains=value)
+            public |= withheld & Q(public_title__unaccent__icontains=value)
         return qs.filter(public)
 
 

@@ -33,6 +33,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from cases.confidentiality import annotate_withheld_joined
 from cases.models.base import ChangeXid
 
 from .problems import InvalidParameters
@@ -192,6 +193,7 @@ def page_rows(queryset, page_ids, ordering):
     rows = queryset.model._base_manager.filter(pk__in=page_ids).order_by(*ordering)
     rows.query.select_related = queryset.query.select_related
     rows.query.deferred_loading = queryset.query.deferred_loading
+    rows = annotate_withheld_joined(rows)  # what is withheld, in the same query
     return rows.prefetch_related(*queryset._prefetch_related_lookups)
 
 

@@ -38,7 +38,13 @@ from django.db.models.functions import Cast
 from rest_framework import fields as f
 from rest_framework import serializers
 
-from cases.confidentiality import MASK, protected_fields
+from cases.confidentiality import (
+    ANNOTATION,
+    mask,
+    public_fields,
+    withheld_expression,
+    withheld_label,
+)
 
 from .expand import related_ordering
 from .fields import Related
@@ -46,6 +52,7 @@ from .plan import converter
 from .serializers import (
     ExpandableMixin,
     PartSerializer,
+    PassageSerializer,
     RegisterSerializer,
     request_cleared,
     tombstone,
@@ -58,16 +65,25 @@ class Brief:
     """A forward relation shown in brief form: ``{"id", "url", "display"}`` or null."""
 
     model: type[Model]
-    display: str  # column shown as display; a title is masked for confidential records
+    display: str  # column shown as display; withheld records show a public label instead
 
     @cached_property
     def masked(self) -> bool:
-        names = {f.name for f in self.model._meta.concrete_fields}
-        return self.display == "title" and {"confidential", "public_title"} <= names
+        """Whether the display can be withheld (it is not part of the public entry)."""
+        return (withheld_expression(self.model) is not None
+                and (self.display not in public_fields(self.model) or self.display == "title"))
 
-    def columns(self, path: str) -> list[str]:
-        extra = ["confidential", "public_title"] if self.masked else []
-        return [f"{path}__id", *(f"{path}__{c}" for c in (self.display, *extra))]
+    @cached_property
+    def public_title(self) -> bool:
+        return "public_title" in {f.name for f in self.model._meta.concrete_fields}
+
+    def columns(self, path: str) -> list:
+        """Column names, and (alias, expression) for the withheld status."""
+        extra = [(f"{path}__{ANNOTATION}", withheld_expression(self.model, f"{path}__"))] \
+            if self.masked else []
+        if self.masked and self.public_title:
+            extra.append(f"{path}__public_title")
+        return [f"{path}__id", f"{path}__{self.display}", *extra]
 
 
 @dataclass
@@ -84,20 +100,25 @@ class Layout:
     steps: list = field(default_factory=list)  # (name, kind, detail) in output order
     columns: list[str] = field(default_factory=list)  # values_list arguments
 
-    def add_column(self, name: str) -> int:
-        if name not in self.columns:
-            self.columns.append(name)
-        return self.columns.index(name)
+    def add_column(self, name) -> int:
+        """Add a column (a name, or (alias, expression)); its position in the row."""
+        key = name[0] if isinstance(name, tuple) else name
+        for i, column in enumerate(self.columns):
+            if (column[0] if isinstance(column, tuple) else column) == key:
+                return i
+        self.columns.append(name)
+        return len(self.columns) - 1
 
     @cached_property
     def selected(self) -> list:
         """``values_list`` arguments: uuids are read as text (PostgreSQL writes them as
         DRF does), which saves building a ``uuid.UUID`` for each only to print it."""
-        return [Cast(c, TextField()) if _is_uuid(self.model, c) else c for c in self.columns]
+        return [c[1] if isinstance(c, tuple) else
+                Cast(c, TextField()) if _is_uuid(self.model, c) else c for c in self.columns]
 
     @cached_property
     def index(self) -> dict[str, int]:
-        return {name: i for i, name in enumerate(self.columns)}
+        return {(c[0] if isinstance(c, tuple) else c): i for i, c in enumerate(self.columns)}
 
     @cached_property
     def nested(self) -> list[tuple[str, "Layout"]]:
@@ -153,9 +174,11 @@ def layout_for(serializer_class, expand: dict | None = None) -> Layout | None:
     key = (serializer_class, json.dumps(expand or {}, sort_keys=True))
     if key not in _LAYOUTS:
         serializer = serializer_class(context={"expand": expand or {}})
+        own = type(serializer).to_representation
         _LAYOUTS[key] = (
             _layout(serializer, record=True)
-            if type(serializer).to_representation is RegisterSerializer.to_representation
+            # passages: parts with a withheld status of their own (their document's)
+            if own in (RegisterSerializer.to_representation, PassageSerializer.to_representation)
             else None)
     return _LAYOUTS[key]
 
@@ -192,9 +215,12 @@ def _layout(serializer, *, record: bool) -> Layout | None:
         else:
             return None
     if record:
-        for column in ("voided_at", "modified", *(
-                ("confidential", "public_title") if "confidential" in concrete else ())):
-            result.add_column(column)
+        for column in ("voided_at", "modified", "public_title"):
+            if column in concrete:
+                result.add_column(column)
+        expression = withheld_expression(model)
+        if expression is not None:
+            result.add_column((ANNOTATION, expression))
     return result
 
 
@@ -321,16 +347,15 @@ class _Page:
 
     def record(self, layout: Layout, row: tuple, nested: dict) -> dict:
         model, index, pk = layout.model, layout.index, row[0]
-        if self.tombstones:
+        if self.tombstones and "voided_at" in index:
             voided_at = row[index["voided_at"]]
             if voided_at:
                 return tombstone(pk, self.url(model, pk), voided_at, row[index["modified"]])
         data = self.fill(layout, row, nested, pk)
-        if not self.cleared and "confidential" in index and row[index["confidential"]]:
-            public_title = row[index["public_title"]]
-            for name in protected_fields(model):
-                if name in data:
-                    data[name] = public_title if name == "title" else MASK
+        if not self.cleared and ANNOTATION in index and row[index[ANNOTATION]]:
+            mask(data, model, withheld=True, cleared=False)
+            if "title" in data and data["title"] is None and "public_title" in index:
+                data["title"] = row[index["public_title"]]
         return data
 
     def fill(self, layout: Layout, row: tuple, nested: dict, pk: str) -> dict:
@@ -356,7 +381,8 @@ class _Page:
         if found is None:
             display = row[first + 1]
             if brief.masked and row[first + 2] and not self.cleared:
-                display = row[first + 3]  # the public title of a confidential record
+                display = (row[first + 3] if brief.public_title else None) or \
+                    withheld_label(brief.model)
             found = self.briefs[key] = {"id": related, "url": self.url(brief.model, related),
                                         "display": str(display)}
         return found

@@ -11,7 +11,16 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from cases import models as m
-from cases.confidentiality import MASK, is_confidential, mask, visible_title
+from cases.confidentiality import (
+    PARENTS,
+    can_be_withheld,
+    is_withheld,
+    mark_withheld,
+    mask,
+    public_fields,
+    spread_withheld,
+    withheld_label,
+)
 
 from .access import is_cleared
 from .fields import Related
@@ -54,6 +63,7 @@ class ExpandableMixin:
         prototype = type(self).__dict__.get("_prototype_fields")
         if prototype is None:
             prototype = super().get_fields()
+            _withheld_may_be_null(self, prototype)
             type(self)._prototype_fields = prototype
         fields = copy.deepcopy(prototype)
         for name, field in fields.items():
@@ -79,8 +89,41 @@ class ExpandableMixin:
         return represent(self._plan, instance)  # what DRF's would return, faster (plan.py)
 
 
+def _withheld_may_be_null(serializer, fields) -> None:
+    """Fields outside the public entry read as null when a record is withheld from the
+    reader (cases.confidentiality): the schema says so. Lists (parts, related records)
+    read as empty instead."""
+    model = getattr(getattr(serializer, "Meta", None), "model", None)
+    if model is None or not can_be_withheld(model) or not (
+            isinstance(serializer, RegisterSerializer) or model is m.Provenance):
+        return
+    shown = public_fields(model)
+    for name, field in fields.items():
+        if name not in shown and not getattr(field, "many", False) and not isinstance(
+                field, serializers.ListSerializer):
+            field.allow_null = True
+            field._kwargs["allow_null"] = True  # (fields are deep-copied from their kwargs)
+
+
+class WithheldListSerializer(serializers.ListSerializer):
+    """A page of records through the serializer: their withheld status is worked out for
+    the page at once, not by a query per record (links, whose ends are any record)."""
+
+    def to_representation(self, data):
+        items = list(data.all() if hasattr(data, "all") else data)
+        if items and not cleared(self):
+            mark_withheld(items)
+        return super().to_representation(items)
+
+
 class RegisterSerializer(ExpandableMixin, serializers.ModelSerializer):
     """Base of every full serializer: ``url``, timestamps, void status, ``expand``."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        meta = cls.__dict__.get("Meta")
+        if meta is not None and not hasattr(meta, "list_serializer_class"):
+            meta.list_serializer_class = WithheldListSerializer
 
     url = serializers.SerializerMethodField(help_text="This record in the API.")
     sources = Related("Provenance", many=True, expand_only=True, source="provenance",
@@ -98,7 +141,11 @@ class RegisterSerializer(ExpandableMixin, serializers.ModelSerializer):
         if self._tombstones and instance.voided_at:
             return tombstone(str(instance.id), self.get_url(instance), instance.voided_at,
                              instance.modified)
-        return mask(super().to_representation(instance), instance, cleared=cleared(self))
+        if cleared(self):
+            return super().to_representation(instance)
+        spread_withheld(instance)
+        data = super().to_representation(instance)
+        return mask(data, type(instance), withheld=is_withheld(instance), cleared=False)
 
 
 class PartSerializer(ExpandableMixin, serializers.ModelSerializer):
@@ -167,8 +214,9 @@ def brief_serializer(model, display: str):
         return record_url(obj, self.context.get("request"))
 
     def get_display(self, obj) -> str:
-        if display == "title":
-            return visible_title(obj, cleared=cleared(self))
+        if display == "title" or display not in public_fields(model):
+            if not cleared(self) and is_withheld(obj):
+                return getattr(obj, "public_title", None) or withheld_label(model)
         return str(getattr(obj, display))
 
     def to_representation(self, obj):  # the three fields below, without DRF's field loop
@@ -179,8 +227,9 @@ def brief_serializer(model, display: str):
         "Meta": Meta,
         "to_representation": to_representation,
         # What to_representation reads, so a joined related record loads only these.
-        "columns": ("id", display, *(("confidential", "public_title") if display == "title"
-                                     else ())),
+        "columns": ("id", display, *(n for n in (
+            "confidential", "public_title", "marked_public", *PARENTS.get(model.__name__, ()))
+            if _has(model, n) and n != display)),
         "id": serializers.UUIDField(read_only=True, help_text="Id of the record."),
         "url": serializers.SerializerMethodField(help_text="This record in the API."),
         "display": serializers.SerializerMethodField(help_text="A short human-readable label."),
@@ -190,6 +239,10 @@ def brief_serializer(model, display: str):
                    "every field.",
     }
     return type(f"{model.__name__}Brief", (serializers.Serializer,), attrs)
+
+
+def _has(model, name: str) -> bool:
+    return any(f.name == name for f in model._meta.concrete_fields)
 
 
 def resource(model, collection: str, display: str):
@@ -214,10 +267,11 @@ class PassageSerializer(PartSerializer):
         fields = ["id", "document", "exact", "prefix", "suffix", "start", "end", "note"]
 
     def to_representation(self, instance):
+        if cleared(self):
+            return super().to_representation(instance)
+        spread_withheld(instance)  # a passage of a withheld document (cases.confidentiality)
         data = super().to_representation(instance)
-        if is_confidential(instance.document) and not cleared(self):
-            data.update(exact=MASK, prefix=MASK, suffix=MASK)  # quotes of a protected text
-        return data
+        return mask(data, m.Provenance, withheld=is_withheld(instance), cleared=False)
 
 
 register(Resource(model=m.Provenance, collection="", basename="provenance",
@@ -355,7 +409,7 @@ class DocumentSerializer(RegisterSerializer):
         fields = [*COMMON, "title", "public_title", "confidential", "confidentiality_basis",
                   "type", "direction", "date", "case", "author_organisation",
                   "prepared_by", "recipient", "case_officer", "signatories", "attachments",
-                  "source_file", "sha256", "text"]
+                  "source_file", "sha256", "text", "marked_public"]
         extra_kwargs = {"text": {"allow_null": True}}
 
 
@@ -367,7 +421,8 @@ class ActivitySerializer(RegisterSerializer):
 
     class Meta:
         model = m.Activity
-        fields = [*COMMON, "type", "date", "case", "organisation", "person", "description"]
+        fields = [*COMMON, "type", "date", "case", "organisation", "person", "description",
+                  "marked_public"]
 
 
 # --- motions, referrals, decisions -------------------------------------------------------
@@ -398,7 +453,7 @@ class MotionSerializer(RegisterSerializer):
     class Meta:
         model = m.Motion
         fields = [*COMMON, "title", "date", "summary", "case", "addressed_to", "authors",
-                  "proposals"]
+                  "proposals", "marked_public"]
 
 
 class ConsultedBodySerializer(PartSerializer):
@@ -423,7 +478,7 @@ class ReferralSerializer(RegisterSerializer):
         model = m.Referral
         fields = [*COMMON, "title", "case", "sender", "motion", "received_date",
                   "received_as_written", "due_date", "due_as_written", "consulted_bodies",
-                  "responses"]
+                  "responses", "marked_public"]
 
 
 @resource(m.ReferralResponse, "referral-responses", "position")
@@ -435,7 +490,7 @@ class ReferralResponseSerializer(RegisterSerializer):
     class Meta:
         model = m.ReferralResponse
         fields = [*COMMON, "referral", "organisation", "document", "date", "position",
-                  "summary"]
+                  "summary", "marked_public"]
 
 
 class PointSerializer(PartSerializer):
@@ -456,7 +511,7 @@ class DecisionSerializer(RegisterSerializer):
         model = m.Decision
         fields = [*COMMON, "kind", "case", "organisation", "proposed_by", "document",
                   "summary", "date", "immediately_adjusted", "effective_date", "follow_up_due",
-                  "follow_up_due_precision", "points"]
+                  "follow_up_due_precision", "points", "marked_public"]
 
 
 # --- collaboration models ----------------------------------------------------------------

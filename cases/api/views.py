@@ -16,6 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from cases import models as m
+from cases.confidentiality import annotate_withheld_joined
 from cases.selectors import case_timeline, links_of
 
 from . import expand, filters, rows
@@ -137,6 +138,8 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
             expand.briefs(self.resource.full, getattr(self, "expand_tree", {})))
         if joined:  # (with no arguments select_related would join every foreign key)
             queryset = queryset.select_related(*joined).defer(*unread)
+        if self.action != "list":  # (a list's page: pagination.page_rows)
+            queryset = annotate_withheld_joined(queryset)  # what is withheld, in one query
         return queryset.prefetch_related(*prefetched)
 
     def list(self, request, *args, **kwargs):

@@ -23,7 +23,7 @@ from rest_framework.fields import SkipField
 from rest_framework.response import Response
 
 from cases import models as m
-from cases.confidentiality import mask_snapshot, protected_fields
+from cases.confidentiality import PUBLIC_MARK, hidden_fields, is_withheld, mask_snapshot
 from cases.services.audit import history
 from cases.services.registration import register_case
 from cases.services.voiding import void_record
@@ -118,12 +118,16 @@ class WriteSerializer(serializers.ModelSerializer):
 
     def _check_clearance(self, attrs):
         """Without clearance a writer may mark a record confidential, never lift it, nor
-        change (unseen) the protected details of a confidential record."""
-        if self.instance is None or not getattr(self.instance, "confidential", False):
-            return
+        mark a record of a confidential case public, nor change (unseen) what is withheld
+        of a withheld record (cases.confidentiality)."""
         if is_cleared(self.context.get("request")):
             return
-        guarded = {*protected_fields(type(self.instance)), *CONFIDENTIALITY}
+        if attrs.get(PUBLIC_MARK):
+            raise exceptions.PermissionDenied(
+                "Marking a record of a confidential case public needs clearance.")
+        if self.instance is None or not is_withheld(self.instance):
+            return
+        guarded = {*hidden_fields(type(self.instance)), *CONFIDENTIALITY, PUBLIC_MARK}
         touched = sorted(name for name in guarded if name in attrs
                          and attrs[name] != getattr(self.instance, name))
         if touched:
@@ -190,19 +194,20 @@ def write_serializer(model, field_names):
 
 DocumentWriteSerializer = write_serializer(m.Document, [
     "case", "title", "type", "direction", "date", "author_organisation", "prepared_by",
-    "recipient", "case_officer", "text", *CONFIDENTIALITY])
+    "recipient", "case_officer", "text", *CONFIDENTIALITY, "marked_public"])
 MotionWriteSerializer = write_serializer(m.Motion, [
-    "case", "title", "addressed_to", "date", "summary"])
+    "case", "title", "addressed_to", "date", "summary", "marked_public"])
 ReferralWriteSerializer = write_serializer(m.Referral, [
     "case", "title", "sender", "motion", "received_date", "received_as_written", "due_date",
-    "due_as_written"])
+    "due_as_written", "marked_public"])
 ReferralResponseWriteSerializer = write_serializer(m.ReferralResponse, [
-    "referral", "organisation", "document", "date", "position", "summary"])
+    "referral", "organisation", "document", "date", "position", "summary", "marked_public"])
 DecisionWriteSerializer = write_serializer(m.Decision, [
     "case", "kind", "organisation", "proposed_by", "document", "summary", "date",
-    "immediately_adjusted", "effective_date", "follow_up_due", "follow_up_due_precision"])
+    "immediately_adjusted", "effective_date", "follow_up_due", "follow_up_due_precision",
+    "marked_public"])
 ActivityWriteSerializer = write_serializer(m.Activity, [
-    "case", "type", "date", "organisation", "person", "description"])
+    "case", "type", "date", "organisation", "person", "description", "marked_public"])
 
 
 LINKABLE = sorted(c.model_name for c in (
@@ -372,9 +377,9 @@ class HistoryMixin:
         entries = []
         for entry in history(record):
             before = mask_snapshot(entry.before, model, cleared=cleared,
-                                   confidential=getattr(record, "confidential", False))
+                                   withheld=is_withheld(record))
             after = mask_snapshot(entry.after, model, cleared=cleared,
-                                  confidential=getattr(record, "confidential", False))
+                                  withheld=is_withheld(record))
             keys = set(before or {}) | set(after or {})
             changed = sorted(k for k in keys if (before or {}).get(k) != (after or {}).get(k)
                              and k != "modified")

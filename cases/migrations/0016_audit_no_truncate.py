@@ -21,7 +21,7 @@ OLD_FUNCTION = """
 
 class Migration(migrations.Migration):
 
-    dependencies = [('cases', '0013_perf_indexes')]
+    dependencies = [('cases', '0014_marked_public')]
 
     operations = [
         migrations.RunSQL(

@@ -24,9 +24,6 @@ class Case(RegisterModel):
     (KS 2025/638) and the responding body's.
     """
 
-    # Shown only to those cleared when the case is confidential (cases.confidentiality).
-    PROTECTED_FIELDS = ("title", "description")
-
     title = models.CharField(_("title"), max_length=500,
                              help_text=_("The case heading (ärendemening)."))
     municipality = models.ForeignKey(
@@ -153,6 +150,12 @@ class Activity(RegisterModel):
     )
     description = models.TextField(_("description"), blank=True,
                                    help_text=_("What happened, in the source's words."))
+
+    marked_public = models.BooleanField(
+        _("marked public"), default=False,
+        help_text=_("Set by a user cleared for confidential details: this record of a "
+                    "confidential case (or document) is public. Unmarked, it is withheld "
+                    "with the case."))
 
     class Meta:
         verbose_name = _("activity")

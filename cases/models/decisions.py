@@ -52,6 +52,12 @@ class Decision(RegisterModel):
         help_text=_("How much of the follow-up date the source states."),
     )
 
+    marked_public = models.BooleanField(
+        _("marked public"), default=False,
+        help_text=_("Set by a user cleared for confidential details: this record of a "
+                    "confidential case (or document) is public. Unmarked, it is withheld "
+                    "with the case."))
+
     class Meta:
         verbose_name = _("decision")
         verbose_name_plural = _("decisions")

@@ -33,9 +33,6 @@ class Document(RegisterModel):
     and every other loaded fact points at a passage of one of them.
     """
 
-    # Shown only to those cleared when the document is confidential (cases.confidentiality).
-    PROTECTED_FIELDS = ("title", "text")
-
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="documents",
                              verbose_name=_("case"),
                              help_text=_("The case the document belongs to."))
@@ -85,6 +82,12 @@ class Document(RegisterModel):
         _("public title"), max_length=500, blank=True,
         help_text=_("Neutral title shown instead of the title when the document is "
                     "confidential."))
+
+    marked_public = models.BooleanField(
+        _("marked public"), default=False,
+        help_text=_("Set by a user cleared for confidential details: this record of a "
+                    "confidential case (or document) is public. Unmarked, it is withheld "
+                    "with the case."))
 
     class Meta:
         verbose_name = _("document")

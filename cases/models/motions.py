@@ -26,6 +26,12 @@ class Motion(RegisterModel):
     summary = models.TextField(_("summary"), blank=True,
                                help_text=_("What the motion asks for, as summarised in a source."))
 
+    marked_public = models.BooleanField(
+        _("marked public"), default=False,
+        help_text=_("Set by a user cleared for confidential details: this record of a "
+                    "confidential case (or document) is public. Unmarked, it is withheld "
+                    "with the case."))
+
     class Meta:
         verbose_name = _("motion")
         verbose_name_plural = _("motions")

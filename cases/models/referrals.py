@@ -40,6 +40,12 @@ class Referral(RegisterModel):
         help_text=_("The due date as the source writes it, when incomplete."),
     )
 
+    marked_public = models.BooleanField(
+        _("marked public"), default=False,
+        help_text=_("Set by a user cleared for confidential details: this record of a "
+                    "confidential case (or document) is public. Unmarked, it is withheld "
+                    "with the case."))
+
     class Meta:
         verbose_name = _("referral")
         verbose_name_plural = _("referrals")
@@ -135,6 +141,12 @@ class ReferralResponse(RegisterModel):
                                 help_text=_("What the body thinks of the proposal."))
     summary = models.TextField(_("summary"), blank=True,
                                help_text=_("The answer in brief, in the source's words."))
+
+    marked_public = models.BooleanField(
+        _("marked public"), default=False,
+        help_text=_("Set by a user cleared for confidential details: this record of a "
+                    "confidential case (or document) is public. Unmarked, it is withheld "
+                    "with the case."))
 
     class Meta:
         verbose_name = _("referral response")
