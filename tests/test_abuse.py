@@ -171,7 +171,10 @@ def officer(db, settings):
 
 
 def sign_in(client, username, password, peer, forwarded=None):
-    extra = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    # A person's browser: the admin answers it in HTML (a script gets problem+json).
+    extra = {"HTTP_ACCEPT": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    if forwarded:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded
     return client.post("/admin/login/", {"username": username, "password": password,
                                          "next": "/admin/"}, REMOTE_ADDR=peer, **extra)
 

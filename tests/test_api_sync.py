@@ -7,6 +7,7 @@ from importlib import import_module
 import pytest
 from django.apps import apps
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -302,6 +303,29 @@ def test_a_case_made_confidential_brings_the_records_showing_its_title_again(cli
     shown = next(r for r in records if r["id"] == str(document.pk))
     assert shown["case"]["display"] == "Ärende om en enskild"
     assert change_xid(m.Document, document.pk) > before
+
+
+def test_a_case_made_confidential_brings_its_whole_subtree_again(client):
+    """Making a case confidential withholds its motions, referrals, their responses and the
+    links touching them (cases.confidentiality.PARENTS), though none of their rows changed:
+    each comes again in its feed, masked (migration 0018)."""
+    case = m.Case.objects.filter(referrals__responses__isnull=False).distinct().first()
+    response = m.ReferralResponse.objects.filter(referral__case=case).first()
+    motion_ids = set(m.Motion.objects.filter(case=case).values_list("pk", flat=True))
+    ids = {case.pk, response.pk, *motion_ids,
+           *m.Referral.objects.filter(case=case).values_list("pk", flat=True)}
+    link = m.Link.objects.filter(Q(source_id__in=ids) | Q(target_id__in=ids)).first()
+    assert link is not None
+    tokens = {path: feed(client, path)[1] for path in
+              ("/api/v1/referral-responses/", "/api/v1/links/")}
+    case.confidential, case.public_title = True, "Ärende om en enskild"
+    case.confidentiality_basis = "OSL 26 kap. 1 §"
+    case.save()
+    path = "/api/v1/referral-responses/"
+    responses, _ = feed(client, path, tokens[path])
+    assert str(response.pk) in {r["id"] for r in responses}
+    links, _ = feed(client, "/api/v1/links/", tokens["/api/v1/links/"])
+    assert str(link.pk) in {r["id"] for r in links}
 
 
 def test_every_masked_brief_is_restamped():
