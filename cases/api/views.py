@@ -24,6 +24,7 @@ from .access import is_cleared
 from .pagination import InvalidCursor, KeysetPagination, decode_cursor, page_size
 from .problems import InvalidParameters, ProblemAutoSchema
 from .registry import resource_for
+from .schema import expandable_paths
 from .serializers import LinkSerializer, RecordReferenceSerializer
 from .writes import HistoryMixin, WritableMixin, write_schema
 
@@ -212,11 +213,16 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
 
 
 def expand_parameter(viewset) -> OpenApiParameter:
+    """The values ``expand`` takes, enumerated (paths two levels deep; the service follows
+    deeper paths too, which the enumeration leaves out to stay finite)."""
+    serializer = resource_for(viewset.model).full
     return OpenApiParameter(
-        "expand", OpenApiTypes.STR, description=(
+        "expand", {"type": "array", "items": {"type": "string",
+                                              "enum": expandable_paths(serializer)}},
+        style="form", explode=False, description=(
             "Comma-separated related fields to embed in full instead of brief; dotted paths "
             "reach further, e.g. `motion.authors`. Expandable here: "
-            + ", ".join(sorted(expand.expandable_names(resource_for(viewset.model).full)))),
+            + ", ".join(sorted(expand.expandable_names(serializer)))),
         examples=[OpenApiExample("Documents and motion authors", "documents,motions.authors")]
         if viewset.model is m.Case else [])
 
