@@ -93,10 +93,20 @@ def _document_responses(path: str, method: str, operation: dict) -> None:
     if method in ("put", "patch", "delete"):
         for status, description in WRITE_RESPONSES.items():
             responses.setdefault(status, _problem_response(description))
+    if method in ("post", "put", "patch") and "409" in responses:
+        responses["409"]["description"] = (
+            "The record is voided, or the write would duplicate a record the register keeps "
+            "once (the same link twice, a second response of one body to one referral).")
     for status, response in responses.items():
         if status.startswith(("4", "5")) and "content" in response:
             response["content"] = {PROBLEM_MEDIA: next(iter(response["content"].values()))}
     operation["responses"] = dict(sorted(responses.items()))
+
+
+# If-Match as RFC 9110 writes it: one or more entity tags (never `*`, which the service
+# refuses: name the version you read).
+ETAG = '(W/)?"[\\u0021\\u0023-\\u007e]*"'
+IF_MATCH_PATTERN = f"^{ETAG}( *, *{ETAG})*$"
 
 
 def _text_rules(schema: dict) -> None:
@@ -219,6 +229,8 @@ def postprocess(result, generator, request, public):
             _document_responses(path, method, operation)
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
+                if parameter.get("in") == "header" and parameter["name"] == "If-Match":
+                    schema["pattern"] = IF_MATCH_PATTERN
                 if parameter.get("in") == "query":
                     if (operation.get("operationId", "").endswith("_list")
                             and schema.get("type") == "string" and "format" not in schema

@@ -112,6 +112,10 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        if not hasattr(self, request.method.lower()) or (
+                request.method.lower() not in self.http_method_names):
+            self.expand_tree, self.prefetch, self.layout = {}, [], None
+            return  # dispatch answers 405 with Allow: the parameters do not matter
         self.expand_tree, self.prefetch = self._check_parameters(request)
         self.layout = (rows.layout_for(self.get_serializer_class(), self.expand_tree)
                        if self.action in ("list", "retrieve") else None)
