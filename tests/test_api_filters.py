@@ -829,3 +829,18 @@ def test_natural_keys_have_filters(collection):
     for path, name in NATURAL_KEYS.get(collection, {}).items():
         assert resolves(MODELS[collection], path), f"{collection}: no {path}"
         assert name in FILTERSETS[collection].base_filters
+
+
+# ---------------------------------------------------------------------------------------------
+# expand, as the schema enumerates it (an array, comma-separated or repeated)
+
+def test_expand_repeated_as_generated_clients_send_it(api):
+    record = api.results("cases", expand=["documents", "motions"])[0]
+    assert isinstance(record["documents"], list) and isinstance(record["motions"], list)
+
+
+@pytest.mark.parametrize("value", ["", "documents,,motions", "nothing"])
+def test_expand_refuses_empty_and_unknown_paths(api, value):
+    response = api.get("cases", expand=value)
+    assert response.status_code == 400
+    assert [p["name"] for p in response.json()["invalid_params"]] == ["expand"]

@@ -198,10 +198,15 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
         for name in params:
             if name not in allowed:
                 problems[name] = ["Unknown query parameter."]
-        tree = expand.parse(params.get("expand"))
+        # Comma-separated or repeated (generated clients send an array as expand=a&expand=b);
+        # an empty path (expand=, expand=a,,b) is no path the schema enumerates.
+        paths = [part for value in params.getlist("expand") for part in value.split(",")]
+        tree = expand.parse(",".join(paths))
         lookups, invalid = expand.walk(self.resource.full, tree)
         if invalid:
             problems["expand"] = [f"Cannot expand {path}." for path in invalid]
+        elif any(not part.strip() for part in paths):
+            problems["expand"] = ["An empty path: name a field to expand."]
         if problems:
             raise InvalidParameters(problems)
         return tree, lookups
