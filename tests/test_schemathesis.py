@@ -61,7 +61,8 @@ HOOKS = ROOT / "tests" / "schemathesis_hooks.py"
 ST = [sys.executable, "-m", "schemathesis.cli"]  # `st`, from this environment
 
 SEED = 1111
-MAX_EXAMPLES = 5  # per operation in fuzzing; coverage and stateful add their own cases
+MAX_EXAMPLES = 5  # per operation in fuzzing; the coverage phase adds its own cases
+STATEFUL_SCENARIOS = 40  # chains of linked requests (create -> read/change/void ...)
 PHASES = "examples,coverage,fuzzing,stateful"
 RUN_TIMEOUT = 900
 PROXY = {"X-Forwarded-Proto": "https"}
@@ -172,7 +173,9 @@ MISSING_HEADER = ["400", "401", "403", "406", "415", "422", "428"]
 
 def write_config(path: Path) -> Path:
     cursor = encode_cursor(["2000-01-01", "00000000-0000-0000-0000-000000000000"])
-    lines = ["[checks.positive_data_acceptance]", f"expected-statuses = {toml(POSITIVE)}",
+    lines = ["[generation]", f"max-examples = {MAX_EXAMPLES}",
+             "[phases.stateful.generation]", f"max-examples = {STATEFUL_SCENARIOS}",
+             "[checks.positive_data_acceptance]", f"expected-statuses = {toml(POSITIVE)}",
              "[checks.negative_data_rejection]", f"expected-statuses = {toml(NEGATIVE)}",
              "[checks.missing_required_header]", f"expected-statuses = {toml(MISSING_HEADER)}",
              "[parameters]", f'"query.cursor" = {toml(cursor)}']
@@ -188,7 +191,7 @@ def run_schemathesis(client: str, url: str, tmp_path: Path, log_path: Path,
         *ST, "--config-file", str(write_config(tmp_path / "schemathesis.toml")),
         "run", str(SCHEMA), "--url", url,
         "--phases", PHASES, "--mode", "all", "--checks", "all",
-        "--seed", str(SEED), "--max-examples", str(MAX_EXAMPLES),
+        "--seed", str(SEED),
         "--generation-database", "none",
         # One worker: Python 3.11's ast is not thread-safe, which Hypothesis trips over when
         # several workers describe strategies at once.
