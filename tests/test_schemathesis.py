@@ -23,8 +23,9 @@ on positive data. The ``cursor`` of a list is opaque (a position returned in ``n
 test supplies one built by the paginator, valid for every ordering. Three statuses are added
 to Schemathesis's lists of expected answers, each documented in the schema: 412 to a
 well-formed If-Match naming another version, 414 to a URL longer than the server's request
-line, 428 to a write without If-Match (see POSITIVE, NEGATIVE, MISSING_HEADER). No check and
-no operation is excluded; a failure is a bug in the service or in the schema.
+line, 428 to a write without If-Match (see POSITIVE, NEGATIVE, MISSING_HEADER). No operation
+is excluded, and one check only, use_after_free, which the register's voiding contradicts by
+design (EXCLUDED_CHECKS); any other failure is a bug in the service or in the schema.
 
 The run prints, and writes to test-artifacts/schemathesis-<client>.txt, the operations
 tested, the number of test cases, the failures and the phases; the figures go into the
@@ -64,6 +65,12 @@ SEED = 1111
 MAX_EXAMPLES = 5  # per operation in fuzzing; the coverage phase adds its own cases
 STATEFUL_SCENARIOS = 40  # chains of linked requests (create -> read/change/void ...)
 PHASES = "examples,coverage,fuzzing,stateful"
+# The one check the register's design contradicts: DELETE voids a record, which "stays
+# readable by id with who, when and why" (README), so a GET of it (its history, its links)
+# after a DELETE answers 200, where use_after_free expects 404. Open for a decision (issue 11,
+# hole 9): keep it readable (and this exclusion), or answer 410 Gone with the voided record.
+# Every other check runs.
+EXCLUDED_CHECKS = ["use_after_free"]
 RUN_TIMEOUT = 900
 PROXY = {"X-Forwarded-Proto": "https"}
 
@@ -191,6 +198,7 @@ def run_schemathesis(client: str, url: str, tmp_path: Path, log_path: Path,
         *ST, "--config-file", str(write_config(tmp_path / "schemathesis.toml")),
         "run", str(SCHEMA), "--url", url,
         "--phases", PHASES, "--mode", "all", "--checks", "all",
+        "--exclude-checks", ",".join(EXCLUDED_CHECKS),
         "--seed", str(SEED),
         "--generation-database", "none",
         # One worker: Python 3.11's ast is not thread-safe, which Hypothesis trips over when
@@ -210,7 +218,8 @@ def run_schemathesis(client: str, url: str, tmp_path: Path, log_path: Path,
     operations = summary.get("operations", {})
     failures = sum(f["count"] for f in summary.get("failures", []))
     errors = sum(e["count"] for e in summary.get("errors", []))
-    figures = (f"schemathesis ({client}): phases {PHASES}, checks all, mode all; "
+    figures = (f"schemathesis ({client}): phases {PHASES}, checks all but "
+               f"{','.join(EXCLUDED_CHECKS)}, mode all; "
                f"operations {operations.get('tested')}/{operations.get('total')}, "
                f"test cases {summary.get('test_cases', {}).get('generated')}, "
                f"failures {failures}, errors {errors}, "
