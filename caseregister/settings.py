@@ -251,6 +251,12 @@ SPECTACULAR_SETTINGS = {
         "LinkTypeEnum": "cases.models.LinkType",
         "LinkableTypeEnum": "cases.api.writes.LINKABLE_CHOICES",
     },
+    # The enum hook is drf-spectacular's default; ours documents what the service does
+    # beyond the annotations (generic responses, text rules, links): cases/api/schema.py.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cases.api.schema.postprocess",
+    ],
 }
 
 # Access: anonymous clients read public records unless this is set; writes always need a

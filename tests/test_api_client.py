@@ -100,7 +100,9 @@ def test_filter_cases_by_registration_number(api, lib, skottland):
 
 
 def test_expanded_case_embeds_full_documents_and_motions(api, lib, skottland):
-    case = lib.cases_retrieve.sync(str(skottland.id), client=api, expand="documents,motions")
+    expand = lib.models.CasesRetrieveExpandItem  # the schema enumerates expand's values
+    case = lib.cases_retrieve.sync(str(skottland.id), client=api,
+                                   expand=[expand.DOCUMENTS, expand.MOTIONS])
     assert isinstance(case, lib.models.Case)
     # A full record that did not parse as such would quietly fall back to its brief form.
     assert all(isinstance(d, lib.models.Document) for d in case.documents)

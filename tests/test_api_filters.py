@@ -19,6 +19,7 @@ import pytest
 from django.db import models
 
 from cases import models as m
+from cases.api.filters import BoundedCharFilter
 from cases.api.registry import resource_for
 from cases.api.views import VIEWSETS
 
@@ -664,6 +665,46 @@ def test_invalid_value(api, collection, name, value):
     assert [p["name"] for p in response.json()["invalid_params"]] == [name]
 
 
+TYPED = [pytest.param(collection, name, id=f"{collection}-{name}")
+         for collection, filterset in FILTERSETS.items()
+         for name, f in filterset.base_filters.items() if not isinstance(f, df.CharFilter)]
+
+
+@pytest.mark.parametrize("collection, name", TYPED)
+def test_an_empty_typed_value_is_refused(api, collection, name):
+    """``?date_after=`` is not a date (the schema types it): 400, not the filter ignored."""
+    response = api.get(collection, **{name: ""})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert [p["name"] for p in response.json()["invalid_params"]] == [name]
+
+
+@pytest.mark.parametrize("name, value", [
+    ("modified_since", "2026-01-01"),  # a date, not an instant
+    ("modified_since", "2026-01-01T00:00:00"),  # no offset
+    ("id", "7a7aa61e2f3b5c55a2321cc99ac33d11"),  # not the canonical 8-4-4-4-12 form
+    ("id", "7a7aa61e-2f3b-5c55-a232-1cc99ac33d11,,7a7aa61e-2f3b-5c55-a232-1cc99ac33d11"),
+])
+def test_values_outside_the_schemas_formats_are_refused(api, name, value):
+    response = api.get("cases", **{name: value})
+    assert response.status_code == 400
+    assert [p["name"] for p in response.json()["invalid_params"]] == [name]
+
+
+@pytest.mark.parametrize("value", ["10/25/2006", "2024-1-5"])
+def test_a_date_is_iso_only(api, value):
+    response = api.get("documents", date_after=value)
+    assert response.status_code == 400
+
+
+def test_an_instant_beyond_what_python_holds_selects_as_the_edge(api):
+    """0001-01-01T00:00:00+05:00 is valid RFC 3339 but before Python's first UTC instant:
+    every record is after it."""
+    everything = api.ids("cases")
+    assert api.ids("cases", modified_since="0001-01-01T00:00:00+05:00") == everything
+    assert api.ids("cases", modified_until="9999-12-31T23:00:00-05:00") == everything
+
+
 def test_invalid_ids_in_a_list(api):
     response = api.get("cases", id=f"{case('KS 2025/638')},nope")
     assert response.status_code == 400
@@ -681,6 +722,15 @@ def test_every_filter_is_tested():
                 if name not in COMMON and (collection, name) not in ranges
                 and not hasattr(classes.get(collection), f"test_{name}")]
     assert untested == [], "add a test_<filter> method to the collection's test class"
+
+
+def test_every_free_text_filter_is_bounded():
+    """The schema gives free-text filters maxLength TEXT_MAX (cases/api/schema.py): true only
+    if every one of them is a BoundedCharFilter."""
+    unbounded = [f"{collection}: {name}" for collection, filterset in FILTERSETS.items()
+                 for name, f in filterset.base_filters.items()
+                 if isinstance(f, df.CharFilter) and not isinstance(f, BoundedCharFilter)]
+    assert unbounded == []
 
 
 def test_every_filter_rejecting_values_has_an_invalid_value():
@@ -779,3 +829,18 @@ def test_natural_keys_have_filters(collection):
     for path, name in NATURAL_KEYS.get(collection, {}).items():
         assert resolves(MODELS[collection], path), f"{collection}: no {path}"
         assert name in FILTERSETS[collection].base_filters
+
+
+# ---------------------------------------------------------------------------------------------
+# expand, as the schema enumerates it (an array, comma-separated or repeated)
+
+def test_expand_repeated_as_generated_clients_send_it(api):
+    record = api.results("cases", expand=["documents", "motions"])[0]
+    assert isinstance(record["documents"], list) and isinstance(record["motions"], list)
+
+
+@pytest.mark.parametrize("value", ["", "documents,,motions", "nothing"])
+def test_expand_refuses_empty_and_unknown_paths(api, value):
+    response = api.get("cases", expand=value)
+    assert response.status_code == 400
+    assert [p["name"] for p in response.json()["invalid_params"]] == ["expand"]

@@ -149,7 +149,7 @@ def test_links_must_join_live_records(writer, case):
             "target_type": "case", "target_id": str(case.pk)}
     assert writer.post("/api/v1/links/", link, format="json").status_code == 201
     duplicate = writer.post("/api/v1/links/", link, format="json")
-    assert duplicate.status_code == 400
+    assert duplicate.status_code == 409  # conflicts with the register, see DuplicateRecord
     missing = writer.post("/api/v1/links/", {
         "source_type": "motion", "source_id": str(motion.pk), "type": "mentions",
         "target_type": "case", "target_id": "00000000-0000-0000-0000-000000000000"},
@@ -391,3 +391,34 @@ def test_search_refuses_nul_and_overlong_queries(client):
     assert client.get("/api/v1/search/", {"q": "a\x00b"}).status_code == 400
     assert client.get("/api/v1/search/", {"q": "a" * 201}).status_code == 400
     assert client.get("/api/v1/cases/", {"title": "a" * 201}).status_code == 400
+
+
+def test_an_unchanged_link_can_be_saved_again(writer):
+    """The unique constraint of a link must not find the link itself on an update."""
+    link = m.Link.objects.filter(voided_at__isnull=True).first()
+    url = f"/api/v1/links/{link.pk}/"
+    body = {"source_type": link.source_type.model, "source_id": str(link.source_id),
+            "type": link.type, "target_type": link.target_type.model,
+            "target_id": str(link.target_id)}
+    response = writer.put(url, body, format="json", HTTP_IF_MATCH=etag(writer, url))
+    assert response.status_code == 200, response.json()
+
+
+def test_a_link_with_a_type_and_no_id_is_a_400(writer):
+    response = writer.post("/api/v1/links/", {"source_type": "case", "type": "mentions",
+                                              "target_type": "activity"}, format="json")
+    assert response.status_code == 400  # not a 500 from the model refusing a type name
+
+
+@pytest.mark.parametrize("field, value", [
+    ("title", 12), ("description", 1.5), ("confidential", "true"), ("confidential", 1),
+    ("year", "2026"), ("year", 2026.0)])
+def test_values_are_taken_in_the_json_type_the_schema_states(writer, ks, field, value):
+    response = new_case(writer, ks, **{field: value})
+    assert response.status_code == 400
+    assert [p["name"] for p in response.json()["invalid_params"]] == [field]
+
+
+def test_unsupported_methods_are_405_whatever_the_parameters(writer):
+    response = writer.generic("TRACE", "/api/v1/people/?nonsense=1")
+    assert response.status_code == 405

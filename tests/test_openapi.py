@@ -140,3 +140,51 @@ def test_the_documentation_pages_use_only_local_assets(static_root, page):
         assert asset.status_code == 200, url
         assert b"".join(asset.streaming_content), url  # reading it to the end closes it
     assert "/api/v1/schema/" in html
+
+
+# --- what the schema promises beyond the annotations (cases/api/schema.py) ----------------
+
+
+def test_every_operation_documents_throttling_and_an_unavailable_database(schema):
+    missing = [name for name, op in operations(schema)
+               if not {"429", "503"} <= set(op["responses"])]
+    assert missing == []
+    for name, op in operations(schema):
+        for status in ("429", "503"):
+            assert "application/problem+json" in op["responses"][status]["content"], name
+
+
+def test_every_write_documents_its_preconditions(schema):
+    writes = [(name, op) for name, op in operations(schema)
+              if name.split()[0] in ("PUT", "PATCH", "DELETE")]
+    assert writes
+    assert [name for name, op in writes if not {"412", "428"} <= set(op["responses"])] == []
+    for name, op in writes:
+        if_match = next(p for p in op["parameters"] if p["name"] == "If-Match")
+        assert if_match["required"] and "pattern" in if_match["schema"], name
+
+
+def test_every_get_documents_not_modified(schema):
+    assert [name for name, op in operations(schema)
+            if name.startswith("GET") and "304" not in op["responses"]] == []
+
+
+def test_every_create_links_to_reading_changing_and_voiding_what_it_made(schema):
+    creates = [(name, op) for name, op in operations(schema) if name.startswith("POST")
+               and name != "POST /api/v1/search/"]
+    assert creates
+    for name, op in creates:
+        links = op["responses"]["201"]["links"]
+        assert {"Read", "Change", "Void"} <= set(links), name
+        assert links["Change"]["parameters"] == {"path.id": "$response.body#/id",
+                                                 "header.If-Match": "$response.header.ETag"}
+    assert "CreateDocuments" in dict(creates)["POST /api/v1/cases/"]["responses"]["201"]["links"]
+
+
+def test_typed_filters_and_expand_are_typed(schema):
+    cases = dict(operations(schema))["GET /api/v1/cases/"]
+    params = {p["name"]: p["schema"] for p in cases["parameters"]}
+    assert params["expand"]["type"] == "array" and "documents" in params["expand"]["items"]["enum"]
+    assert params["id"]["minItems"] == 1
+    assert params["title"]["maxLength"] == 200
+    assert params["modified_since"]["format"] == "date-time"

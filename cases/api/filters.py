@@ -8,6 +8,7 @@ short name or name, ``party=L``, a person by name (any spelling kept for them), 
 """
 
 import datetime
+import re
 import uuid
 
 import django_filters as df
@@ -53,13 +54,51 @@ class ValidatedFilterBackend(DjangoFilterBackend):
 
 
 class CommaOrRepeatedWidget(forms.TextInput):
+    """Every part of ``a,b`` or ``id=a&id=b``, empty ones included: ``id=`` or ``id=a,,b``
+    is a 400 (the schema's array of UUIDs holds no empty string), not the filter ignored."""
+
     def value_from_datadict(self, data, files, name):
         values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
-        parts = [part for value in values if value for part in value.split(",")]
+        parts = [part for value in values if value is not None for part in value.split(",")]
         return parts or None
 
 
-class UUIDInFilter(df.BaseInFilter, df.UUIDFilter):
+CANONICAL_UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+class CanonicalUUIDField(forms.UUIDField):
+    """A UUID as the schema's ``format: uuid`` (RFC 9562) writes it, 8-4-4-4-12 hex digits.
+    Django's field also takes 32 bare digits, braces or a ``urn:uuid:`` prefix: values every
+    client validating against the schema refuses to send, so the API refuses them too."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and not CANONICAL_UUID.match(str(value).strip()):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class UUIDFilter(df.UUIDFilter):
+    field_class = CanonicalUUIDField
+
+
+class ISODateField(forms.DateField):
+    """A date as RFC 3339's full-date (``format: date``), YYYY-MM-DD only: Django's field
+    would also take the active language's local formats (``10/25/2006``)."""
+
+    input_formats = ["%Y-%m-%d"]
+
+    def to_python(self, value):
+        if value not in self.empty_values and not re.fullmatch(r"\d{4}-\d\d-\d\d",
+                                                                 str(value).strip()):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class DateFilter(df.DateFilter):
+    field_class = ISODateField
+
+
+class UUIDInFilter(df.BaseInFilter, UUIDFilter):
     """Ids, comma-separated or repeated (``id=a,b`` or ``id=a&id=b``, as generated clients
     send arrays); one that is not a UUID is a 400 naming the parameter."""
 
@@ -152,22 +191,59 @@ class RegistrationNumberFilter(BoundedCharFilter):
 ORGANISATION_KEYS = ("short_name", "name")
 
 
+RFC3339_INSTANT = re.compile(
+    r"^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
+
+
 class InstantField(IsoDateTimeField):
-    """An RFC 3339 instant, converted to UTC here (PostgreSQL refuses offsets beyond ±15:59,
-    RFC 3339 allows up to ±23:59)."""
+    """An RFC 3339 instant (``format: date-time``: date, time and offset, nothing less),
+    converted to UTC here (PostgreSQL refuses offsets beyond ±15:59, RFC 3339 allows up to
+    ±23:59). An instant valid in RFC 3339 that Python's datetime cannot hold in UTC (year 1
+    with a positive offset, year 9999 with a negative one) lies before or after every record:
+    it becomes the first or last representable instant, which selects the same records."""
 
     def to_python(self, value):
-        value = super().to_python(value)
-        if value is None or value.tzinfo is None:
-            return value
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        if not RFC3339_INSTANT.match(text):
+            raise forms.ValidationError(
+                "Must be an RFC 3339 instant with its offset, e.g. 2026-01-31T12:00:00Z.",
+                code="invalid")
+        value = super().to_python(text)
         try:
             return value.astimezone(datetime.UTC)
         except OverflowError:
-            raise forms.ValidationError("The instant is out of range.", code="invalid") from None
+            edge = datetime.datetime.min if value.year == 1 else datetime.datetime.max
+            return edge.replace(tzinfo=datetime.UTC)
 
 
 class InstantFilter(df.IsoDateTimeFilter):
     field_class = InstantField
+
+
+def is_typed(filter_) -> bool:
+    """A filter whose values the schema types (uuid, date, date-time, enum, integer,
+    boolean, array of uuid), unlike free text: an empty value is not one of them."""
+    return not isinstance(filter_, df.CharFilter)
+
+
+class TypedValuesForm(forms.Form):
+    """A filter form on which a typed parameter sent empty (``?date_after=``) is an error,
+    as the schema says, instead of the filter being silently left out."""
+
+    typed: frozenset = frozenset()
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.typed:
+            values = (self.data.getlist(name) if hasattr(self.data, "getlist")
+                      else [self.data.get(name)])
+            if name in self.data and name not in self.errors and any(
+                    not str(part).strip() for value in values for part in str(value).split(",")):
+                self.add_error(name, forms.ValidationError(
+                    "A value is required when the parameter is given.", code="required"))
+        return cleaned
 
 
 class RegisterFilterSet(df.FilterSet):
@@ -181,7 +257,10 @@ class RegisterFilterSet(df.FilterSet):
         key = (type(self), translation.get_language())
         form_class = self._form_classes.get(key)
         if form_class is None:
-            form_class = self._form_classes[key] = super().get_form_class()
+            base = super().get_form_class()
+            typed = frozenset(name for name, f in self.filters.items() if is_typed(f))
+            form_class = self._form_classes[key] = type(
+                base.__name__, (TypedValuesForm, base), {"typed": typed})
         return form_class
 
     id = UUIDInFilter(field_name="id", help_text="One or more ids, comma-separated.")
@@ -222,8 +301,8 @@ def case_number_filter() -> RegistrationNumberFilter:
                                     help_text="A registration number of the case.")
 
 
-def case_filter(field_name="case") -> df.UUIDFilter:
-    return df.UUIDFilter(field_name=field_name, help_text="Id of the case.")
+def case_filter(field_name="case") -> UUIDFilter:
+    return UUIDFilter(field_name=field_name, help_text="Id of the case.")
 
 
 class ProtectedTextFilter(BoundedCharFilter):
@@ -259,11 +338,11 @@ def contains(field_name: str, what: str) -> df.CharFilter:
                          help_text=f"{what} contains this text (case and accents ignored).")
 
 
-def date_range(field_name: str, what: str) -> tuple[df.DateFilter, df.DateFilter]:
-    return (df.DateFilter(field_name=field_name, lookup_expr="gte",
-                          help_text=f"{what} on or after this date."),
-            df.DateFilter(field_name=field_name, lookup_expr="lte",
-                          help_text=f"{what} on or before this date."))
+def date_range(field_name: str, what: str) -> tuple[DateFilter, DateFilter]:
+    return (DateFilter(field_name=field_name, lookup_expr="gte",
+                       help_text=f"{what} on or after this date."),
+            DateFilter(field_name=field_name, lookup_expr="lte",
+                       help_text=f"{what} on or before this date."))
 
 
 class MunicipalityFilterSet(RegisterFilterSet):
@@ -379,7 +458,7 @@ class ReferralFilterSet(RegisterFilterSet):
     sender = organisation_ref("sender", "Sender by id, short name or name.")
     consulted = organisation_ref("consulted_bodies__organisation",
                              "A consulted body by id, short name or name.")
-    motion = df.UUIDFilter(field_name="motion", help_text="Id of the referred motion.")
+    motion = UUIDFilter(field_name="motion", help_text="Id of the referred motion.")
     received_after, received_before = date_range("received_date", "Received")
     due_after, due_before = date_range("due_date", "Due")
 
@@ -389,9 +468,9 @@ class ReferralFilterSet(RegisterFilterSet):
 
 
 class ReferralResponseFilterSet(RegisterFilterSet):
-    referral = df.UUIDFilter(field_name="referral", help_text="Id of the referral.")
+    referral = UUIDFilter(field_name="referral", help_text="Id of the referral.")
     organisation = organisation_ref("organisation", "Responding body by id, short name or name.")
-    document = df.UUIDFilter(field_name="document", help_text="Id of the answering document.")
+    document = UUIDFilter(field_name="document", help_text="Id of the answering document.")
     position = df.ChoiceFilter(choices=m.ResponsePosition.choices, help_text="Stance.")
     date_after, date_before = date_range("date", "Answered")
 
@@ -406,7 +485,7 @@ class DecisionFilterSet(RegisterFilterSet):
     kind = df.ChoiceFilter(choices=m.DecisionKind.choices, help_text="Proposed or decided.")
     organisation = organisation_ref("organisation", "Deciding body by id, short name or name.")
     proposed_by = organisation_ref("proposed_by", "Proposing body by id, short name or name.")
-    document = df.UUIDFilter(field_name="document", help_text="Id of the stating document.")
+    document = UUIDFilter(field_name="document", help_text="Id of the stating document.")
     immediately_adjusted = BooleanFilter(help_text="Justeras omedelbart.")
     date_after, date_before = date_range("date", "Decided")
     follow_up_after, follow_up_before = date_range("follow_up_due", "Follow-up due")
@@ -449,11 +528,11 @@ class LinkFilterSet(RegisterFilterSet):
     type = df.ChoiceFilter(choices=m.LinkType.choices, help_text="Link type.")
     source_type = BoundedCharFilter(field_name="source_type__model",
                                 help_text="Model name of the source, e.g. motion.")
-    source_id = df.UUIDFilter(help_text="Id of the source record.")
+    source_id = UUIDFilter(help_text="Id of the source record.")
     target_type = BoundedCharFilter(field_name="target_type__model",
                                 help_text="Model name of the target, e.g. case.")
-    target_id = df.UUIDFilter(help_text="Id of the target record.")
-    record = df.UUIDFilter(method="filter_record",
+    target_id = UUIDFilter(help_text="Id of the target record.")
+    record = UUIDFilter(method="filter_record",
                            help_text="Links from or to this record (both directions).")
 
     class Meta:

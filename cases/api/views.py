@@ -33,6 +33,7 @@ from .pagination import (
 )
 from .problems import InvalidParameters, ProblemAutoSchema
 from .registry import resource_for
+from .schema import expandable_paths
 from .serializers import LinkSerializer, RecordReferenceSerializer
 from .writes import HistoryMixin, WritableMixin, write_schema
 
@@ -123,6 +124,10 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        if not hasattr(self, request.method.lower()) or (
+                request.method.lower() not in self.http_method_names):
+            self.expand_tree, self.prefetch, self.layout = {}, [], None
+            return  # dispatch answers 405 with Allow: the parameters do not matter
         self.expand_tree, self.prefetch = self._check_parameters(request)
         self.layout = (rows.layout_for(self.get_serializer_class(), self.expand_tree)
                        if self.action in ("list", "retrieve") else None)
@@ -220,10 +225,15 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
         for name in params:
             if name not in allowed:
                 problems[name] = ["Unknown query parameter."]
-        tree = expand.parse(params.get("expand"))
+        # Comma-separated or repeated (generated clients send an array as expand=a&expand=b);
+        # an empty path (expand=, expand=a,,b) is no path the schema enumerates.
+        paths = [part for value in params.getlist("expand") for part in value.split(",")]
+        tree = expand.parse(",".join(paths))
         lookups, invalid = expand.walk(self.resource.full, tree)
         if invalid:
             problems["expand"] = [f"Cannot expand {path}." for path in invalid]
+        elif any(not part.strip() for part in paths):
+            problems["expand"] = ["An empty path: name a field to expand."]
         if problems:
             raise InvalidParameters(problems)
         return tree, lookups
@@ -239,11 +249,16 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
 
 
 def expand_parameter(viewset) -> OpenApiParameter:
+    """The values ``expand`` takes, enumerated (paths two levels deep; the service follows
+    deeper paths too, which the enumeration leaves out to stay finite)."""
+    serializer = resource_for(viewset.model).full
     return OpenApiParameter(
-        "expand", OpenApiTypes.STR, description=(
+        "expand", {"type": "array", "items": {"type": "string",
+                                              "enum": expandable_paths(serializer)}},
+        style="form", explode=False, description=(
             "Comma-separated related fields to embed in full instead of brief; dotted paths "
             "reach further, e.g. `motion.authors`. Expandable here: "
-            + ", ".join(sorted(expand.expandable_names(resource_for(viewset.model).full)))),
+            + ", ".join(sorted(expand.expandable_names(serializer)))),
         examples=[OpenApiExample("Documents and motion authors", "documents,motions.authors")]
         if viewset.model is m.Case else [])
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models as djmodels
 from django.db import transaction
 from django.utils import timezone
 from django.utils.http import quote_etag
@@ -55,12 +56,26 @@ class Conflict(exceptions.APIException):
     default_detail = "The record is voided and can no longer be changed."
 
 
+class DuplicateRecord(Conflict):
+    """The write would make a second record where the register keeps one (the same link
+    twice, a second response of one body to one referral): the request is well formed and
+    conflicts with the register's state, so 409 (as for a voided record), not 400."""
+
+    default_detail = "A record with these values exists already."
+
+
 class LiveRelatedField(serializers.PrimaryKeyRelatedField):
     """A reference by id to a record that exists and is not voided."""
 
     default_error_messages = {
         "does_not_exist": "No live record with id {pk_value}: it does not exist or is voided.",
     }
+
+    def run_validation(self, data=serializers.empty):
+        """"" is not an id (DRF would read it as null): the schema says uuid or null."""
+        if data == "":
+            self.fail("incorrect_type", data_type="empty string")
+        return super().run_validation(data)
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -69,11 +84,55 @@ class LiveRelatedField(serializers.PrimaryKeyRelatedField):
         return queryset
 
 
+class StrictCharField(serializers.CharField):
+    """Text only: DRF's CharField also takes a number (12 -> "12"), which the schema's
+    ``type: string`` refuses."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only: DRF's BooleanField also takes "yes", "1", 0 ..., which the
+    schema's ``type: boolean`` refuses."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: DRF's IntegerField also takes "12" and 12.0."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class WriteSerializer(serializers.ModelSerializer):
     """Validates a write in full: field rules, and the model's database constraints checked
-    before saving, so every error comes back at once."""
+    before saving, so every error comes back at once. Values are taken in the JSON type the
+    schema states, without DRF's coercions (cases/api/schema.py, tests/test_schemathesis)."""
 
     serializer_related_field = LiveRelatedField
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        djmodels.CharField: StrictCharField, djmodels.TextField: StrictCharField,
+        djmodels.BooleanField: StrictBooleanField,
+        djmodels.IntegerField: StrictIntegerField,
+        djmodels.PositiveIntegerField: StrictIntegerField,
+        djmodels.PositiveSmallIntegerField: StrictIntegerField,
+        djmodels.SmallIntegerField: StrictIntegerField,
+    }
+
+    def get_validators(self):
+        """No DRF unique-together validators: the model's constraints are checked in
+        ``validate`` (a duplicate is a 409 there)."""
+        return []
 
     def to_internal_value(self, data):
         try:
@@ -96,6 +155,8 @@ class WriteSerializer(serializers.ModelSerializer):
             except serializers.ValidationError as more:
                 for name, messages in more.detail.items():
                     errors.setdefault(name, messages)
+            except DuplicateRecord:
+                pass  # the invalid fields come first
             raise serializers.ValidationError(errors) from exc
 
     def validate(self, attrs):
@@ -107,13 +168,20 @@ class WriteSerializer(serializers.ModelSerializer):
                                             if f.name not in attrs])
         except DjangoValidationError as exc:
             errors.update(exc.message_dict)
+        duplicates = []
         try:
             candidate.validate_constraints()
         except DjangoValidationError as exc:
-            for field, messages in exc.message_dict.items():
-                errors.setdefault(field, []).extend(messages)
+            for field, field_errors in exc.error_dict.items():
+                for error in field_errors:
+                    if error.code in ("unique", "unique_together"):
+                        duplicates.extend(error.messages)
+                    else:
+                        errors.setdefault(field, []).extend(error.messages)
         if errors:
             raise serializers.ValidationError(errors)
+        if duplicates:
+            raise DuplicateRecord(" ".join(duplicates))
         return attrs
 
     def _check_clearance(self, attrs):
@@ -139,6 +207,9 @@ class WriteSerializer(serializers.ModelSerializer):
         model = self.Meta.model
         candidate = model(**{f.attname: getattr(self.instance, f.attname)
                              for f in model._meta.concrete_fields}) if self.instance else model()
+        # An update's candidate is the stored record changed: its unique constraints must not
+        # find the record itself (Django skips it only for a record not being added).
+        candidate._state.adding = self.instance is None
         model_attrs = {k: v for k, v in attrs.items() if k in
                        {f.name for f in model._meta.concrete_fields}}
         for name, value in model_attrs.items():
@@ -167,7 +238,7 @@ class CaseRegistrationSerializer(CaseWriteSerializer):
     registering_organisation = LiveRelatedField(
         queryset=m.Organisation.objects.all(),
         help_text="The organisation in whose register the case is entered.")
-    year = serializers.IntegerField(required=False, min_value=1900, max_value=LATEST_YEAR,
+    year = StrictIntegerField(required=False, min_value=1900, max_value=LATEST_YEAR,
                                     help_text="Registration year; default the current year.")
 
     class Meta(CaseWriteSerializer.Meta):
@@ -234,13 +305,12 @@ class LinkWriteSerializer(WriteSerializer):
         for side in ("source", "target"):
             name = attrs.get(f"{side}_type", getattr(self.instance, f"{side}_type", None))
             pk = attrs.get(f"{side}_id", getattr(self.instance, f"{side}_id", None))
+            if isinstance(name, str):  # (also when the id is missing: the model takes types)
+                name = attrs[f"{side}_type"] = ContentType.objects.get(app_label="cases",
+                                                                       model=name)
             if name is None or pk is None:
                 continue  # reported as a missing field already
-            if isinstance(name, str):
-                content_type = ContentType.objects.get(app_label="cases", model=name)
-                attrs[f"{side}_type"] = content_type
-            else:
-                content_type = name
+            content_type = name
             model = content_type.model_class()
             if not model.objects.filter(pk=pk, voided_at__isnull=True).exists():
                 errors[f"{side}_id"] = [f"No live {content_type.model} with id {pk}."]

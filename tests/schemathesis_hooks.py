@@ -1,0 +1,98 @@
+"""Schemathesis hooks for tests/test_schemathesis.py (loaded through SCHEMATHESIS_HOOKS).
+
+The register's records are data, not schema: a create body must name live records (a
+document's case, the organisation whose series numbers a case ...), which the schema can type
+(uuid) but not list. Schemathesis generates well-formed random ids, which the service rightly
+refuses (400: no live record with this id). So before each request, an id in a reference
+field that names no live record of the field's collection is replaced by one that does: the
+seed records (given by the test in SCHEMATHESIS_REGISTER) and the records the run itself
+created (201 answers), less those it voided. Only well-formed ids are replaced: a negative
+test case's malformed id stays as generated and must still be refused.
+
+Rules between fields that the schema cannot state (JSON Schema cannot compare two fields, and
+a partial update is checked together with the stored record) are made to hold the same way,
+on positive data only: a referral's due date is not before its received date, a decision's
+follow-up date comes with its precision, and a new case's year is at most next year (the
+register refuses to open next decade's series; a static schema cannot name the current
+year).
+"""
+
+import datetime
+import json
+import os
+import re
+import uuid
+
+import schemathesis
+
+REGISTER = json.loads(open(os.environ["SCHEMATHESIS_REGISTER"], encoding="utf-8").read())
+LIVE: dict[str, set[str]] = {name: set(ids) for name, ids in REGISTER["live"].items()}
+FIELDS: dict[str, str] = REGISTER["fields"]  # body field -> collection it refers to
+SERIES: list[str] = REGISTER["series"]  # organisations with a series of their own
+MODEL_COLLECTION: dict[str, str] = REGISTER["models"]  # model name -> collection
+UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+COLLECTION_PATH = re.compile(r"^/api/v1/([a-z-]+)/(?:\{id\}/)?$")
+
+
+def _positive(case) -> bool:
+    meta = getattr(case, "meta", None)
+    return meta is None or meta.generation.mode.is_positive
+
+
+def _live_id(collection: str, value, pick: list[str]):
+    if not isinstance(value, str) or not UUID.match(value):
+        return value  # malformed on purpose (negative data) or null: left alone
+    if value.lower() in LIVE.get(collection, ()):
+        return value
+    return pick[0] if pick else value
+
+
+def _collection(case) -> str | None:
+    match = COLLECTION_PATH.match(case.path)
+    return match.group(1) if match else None
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    body = case.body
+    if case.method not in ("POST", "PUT", "PATCH") or not isinstance(body, dict):
+        return
+    for field, collection in FIELDS.items():
+        if field in body:
+            pick = SERIES if field == "registering_organisation" else sorted(LIVE[collection])
+            body[field] = _live_id(collection, body[field], pick)
+    for side in ("source", "target"):  # a link's ends: a live record of the stated type
+        collection = MODEL_COLLECTION.get(str(body.get(f"{side}_type")))
+        if collection and f"{side}_id" in body:
+            others = [pk for pk in sorted(LIVE[collection]) if pk != body.get("source_id")]
+            body[f"{side}_id"] = _live_id(collection, body[f"{side}_id"], others)
+    if not _positive(case):
+        return
+    due, precision = "follow_up_due", "follow_up_due_precision"
+    if due in body or precision in body:  # a date and its precision come together
+        if body.get(due) is None:
+            body[due], body[precision] = None, ""
+        elif not body.get(precision):
+            body[precision] = "day"
+    if isinstance(body.get("year"), int) and body["year"] > datetime.date.today().year + 1:
+        body["year"] = datetime.date.today().year
+    received, due = body.get("received_date"), body.get("due_date")
+    if isinstance(received, str) and isinstance(due, str) and due < received:
+        body["due_date"] = received
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    """Records created by the run are live; those it voided are not."""
+    collection = _collection(case)
+    if collection is None or not 200 <= response.status_code < 300:
+        return
+    try:
+        record = response.json()
+        record_id = str(uuid.UUID(record["id"]))
+    except (ValueError, KeyError, TypeError):
+        return
+    if case.method == "POST":
+        LIVE.setdefault(collection, set()).add(record_id)
+    elif case.method == "DELETE":
+        LIVE.get(collection, set()).discard(record_id)
