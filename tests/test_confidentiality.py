@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
 GET_OPERATIONS = {op["operationId"]: (path, op) for path, item in SCHEMA["paths"].items()
                   for method, op in item.items() if method == "get"}
-NOT_FREE_TEXT = {"expand", "cursor", "ordering", "page_size"}
+NOT_FREE_TEXT = {"expand", "cursor", "ordering", "page_size", "sync_token"}
 EXPAND_DEPTH = 2
 REGISTERED = [model for model in admin.site._registry if model._meta.app_label == "cases"]
 

@@ -13,31 +13,31 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='activity',
             name='marked_public',
-            field=models.BooleanField(default=False, help_text='Set by a user cleared for confidential details: this record of a confidential case (or document) is public. Unmarked, it is withheld with the case.', verbose_name='marked public'),
+            field=models.BooleanField(default=False, db_default=False, help_text='Set by a user cleared for confidential details: this record of a confidential case (or document) is public. Unmarked, it is withheld with the case.', verbose_name='marked public'),
         ),
         migrations.AddField(
             model_name='decision',
             name='marked_public',
-            field=models.BooleanField(default=False, help_text='Set by a user cleared for confidential details: this record of a confidential case (or document) is public. Unmarked, it is withheld with the case.', verbose_name='marked public'),
+            field=models.BooleanField(default=False, db_default=False, help_text='Set by a user cleared for confidential details: this record of a confidential case (or document) is public. Unmarked, it is withheld with the case.', verbose_name='marked public'),
         ),
         migrations.AddField(
             model_name='document',
             name='marked_public',
-            field=models.BooleanField(default=False, help_text='Set by a user cleared for confidential details: this record of a confidential case (or document) is public. Unmarked, it is withheld with the case.', verbose_name='marked public'),
+            field=models.BooleanField(default=False, db_default=False, help_text='Set by a user cleared for confidential details: this record of a confidential case (or document) is public. Unmarked, it is withheld with the case.', verbose_name='marked public'),
         ),
         migrations.AddField(
             model_name='motion',
             name='marked_public',
-            field=models.BooleanField(default=False, help_text='Set by a user cleared for confidential details: this record of a confidential case (or document) is public. Unmarked, it is withheld with the case.', verbose_name='marked public'),
+            field=models.BooleanField(default=False, db_default=False, help_text='Set by a user cleared for confidential details: this record of a confidential case (or document) is public. Unmarked, it is withheld with the case.', verbose_name='marked public'),
         ),
         migrations.AddField(
             model_name='referral',
             name='marked_public',
-            field=models.BooleanField(default=False, help_text='Set by a user cleared for confidential details: this record of a confidential case (or document) is public. Unmarked, it is withheld with the case.', verbose_name='marked public'),
+            field=models.BooleanField(default=False, db_default=False, help_text='Set by a user cleared for confidential details: this record of a confidential case (or document) is public. Unmarked, it is withheld with the case.', verbose_name='marked public'),
         ),
         migrations.AddField(
             model_name='referralresponse',
             name='marked_public',
-            field=models.BooleanField(default=False, help_text='Set by a user cleared for confidential details: this record of a confidential case (or document) is public. Unmarked, it is withheld with the case.', verbose_name='marked public'),
+            field=models.BooleanField(default=False, db_default=False, help_text='Set by a user cleared for confidential details: this record of a confidential case (or document) is public. Unmarked, it is withheld with the case.', verbose_name='marked public'),
         ),
     ]

@@ -53,7 +53,7 @@ class Decision(RegisterModel):
     )
 
     marked_public = models.BooleanField(
-        _("marked public"), default=False,
+        _("marked public"), default=False, db_default=False,
         help_text=_("Set by a user cleared for confidential details: this record of a "
                     "confidential case (or document) is public. Unmarked, it is withheld "
                     "with the case."))

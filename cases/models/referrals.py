@@ -41,7 +41,7 @@ class Referral(RegisterModel):
     )
 
     marked_public = models.BooleanField(
-        _("marked public"), default=False,
+        _("marked public"), default=False, db_default=False,
         help_text=_("Set by a user cleared for confidential details: this record of a "
                     "confidential case (or document) is public. Unmarked, it is withheld "
                     "with the case."))
@@ -143,7 +143,7 @@ class ReferralResponse(RegisterModel):
                                help_text=_("The answer in brief, in the source's words."))
 
     marked_public = models.BooleanField(
-        _("marked public"), default=False,
+        _("marked public"), default=False, db_default=False,
         help_text=_("Set by a user cleared for confidential details: this record of a "
                     "confidential case (or document) is public. Unmarked, it is withheld "
                     "with the case."))
