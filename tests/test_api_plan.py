@@ -68,6 +68,7 @@ def responses(client, since) -> dict:
                        {"page_size": 500, "expand": lists},
                        {"page_size": 7, "modified_since": since},
                        {"page_size": 7, "modified_since": since, "expand": lists}):
+            params = {k: v for k, v in params.items() if v != ""}  # no lists: no expand
             response = client.get(f"/api/v1/{collection}/", params)
             assert response.status_code == 200, response.content[:300]
             bodies[collection, str(params)] = response.content

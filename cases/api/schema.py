@@ -68,7 +68,8 @@ URI_TOO_LONG = {
                    "gunicorn's limit): send fewer or shorter parameters."}
 WRITE_RESPONSES = {
     "412": "If-Match does not match the record's current ETag: GET it again, then retry.",
-    "428": "If-Match is missing, or is `*`: send the ETag of the version you read.",
+    "428": "If-Match is missing, or names no single version (`*`, a weak tag, a list): "
+           "send the ETag of the version you read.",
 }
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer", "minimum": 0},
                                "description": "Seconds to wait before retrying."}}
@@ -103,10 +104,10 @@ def _document_responses(path: str, method: str, operation: dict) -> None:
     operation["responses"] = dict(sorted(responses.items()))
 
 
-# If-Match as RFC 9110 writes it: one or more entity tags (never `*`, which the service
-# refuses: name the version you read).
-ETAG = '(W/)?"[\\u0021\\u0023-\\u007e]*"'
-IF_MATCH_PATTERN = f"^{ETAG}( *, *{ETAG})*$"
+# If-Match names the one version the client read: a single strong entity tag as the service
+# sent it (RFC 9110 8.8.3); `*`, weak tags and lists are refused with 428
+# (cases.api.writes), since none of them says which version a change was made to.
+IF_MATCH_PATTERN = '^"[\\u0021\\u0023-\\u007e]*"$'
 
 
 def _text_rules(schema: dict) -> None:
