@@ -28,7 +28,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 MASK = None  # a withheld field reads as null
 
 # Fields a withheld record of any model shows: its identity and bookkeeping.
-BOOKKEEPING = frozenset({"id", "url", "created", "modified", "voided_at", "voided"})
+BOOKKEEPING = frozenset({"id", "url", "created", "modified", "voided_at", "voided", "version"})
 
 # The public registration entry of each model (OSL 5 kap. 2 §: date, number, sender or
 # recipient, kind; the contents only where no secrecy applies). Names are model fields and

@@ -7,22 +7,23 @@ from django.contrib.admin.utils import NotRelationField, get_fields_from_path, u
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
-from django.db import connection, models, transaction
+from django.db import connection, models
 from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from cases import policies
 from cases.models import Provenance, RegisterModel, SearchEntry
 from cases.models.search import SEARCH_CONFIG
 from cases.search import KINDS
+from cases.services import records
 from cases.services.audit import history
 from cases.services.voiding import part_of, void_record
 
@@ -76,33 +77,93 @@ class ProvenanceInline(MaskingMixin, GenericTabularInline):
         return super().masked_value(obj, name)
 
 
-class VersionedForm(forms.ModelForm):
-    """Refuses to save a form edited from a version someone else has since changed, and
-    says who changed what since (from the audit trail), with a link to the history."""
+# The admin's words for the rules of cases.policies (their codes).
+POLICY_MESSAGES = {
+    "frozen": _("The record is voided and can no longer be changed."),
+    "clearance": _("Changing the confidentiality or the protected details of a confidential "
+                   "record, or marking a record public, needs clearance."),
+    "own_cases": _("You may change only records of the cases you own: both the case the "
+                   "record is in and the case it would be in must be yours."),
+    "numbering": _("Registration numbers are given only by registering a case; a number given "
+                   "by mistake is voided."),
+}
 
-    edited_version = forms.CharField(widget=forms.HiddenInput, required=False)
+
+def policy_message(error: policies.PolicyError):
+    return POLICY_MESSAGES.get(error.code, error.message)
+
+
+def field_values(obj) -> dict:
+    """An unsaved record's values by field name (relations as records), as a write service
+    takes them: the rules see the case a record would be in."""
+    return {f.name: getattr(obj, f.name) for f in obj._meta.concrete_fields
+            if f.editable or f.primary_key}
+
+
+def form_changes(form) -> dict:
+    """What a bound form changes of its record, by field name (its instance has them)."""
+    names = {f.name for f in form.instance._meta.concrete_fields}
+    return {name: getattr(form.instance, name) for name in form.changed_data if name in names}
+
+
+def adopt(obj, saved) -> None:
+    """``obj`` (the admin's instance) becomes the record a service created as ``saved``."""
+    obj._state.adding, obj._state.db = False, saved._state.db
+    for name in ("version", "created", "modified"):
+        setattr(obj, name, getattr(saved, name))
+
+
+class VersionedForm(forms.ModelForm):
+    """Refuses to save a form edited from a version someone else has since changed (the
+    record's ``version``, which changes of its parts move too), and says who changed what
+    since (from the audit trail), with a link to the history. The rules of
+    ``cases.policies`` come back as form errors here, before the save asks them again.
+
+    ``request`` is set by ``RegisterAdmin.get_form``."""
+
+    edited_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    request = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if not self.instance._state.adding:  # (new records have a UUID already)
-            self.fields["edited_version"].initial = self.instance.modified.isoformat()
+        if not self.instance._state.adding and isinstance(self.instance, RegisterModel):
+            self.fields["edited_version"].initial = self.instance.version
 
     def clean(self):
         cleaned = super().clean()
+        if not isinstance(self.instance, RegisterModel):
+            return cleaned
+        before = None
         if not self.instance._state.adding:
-            # Locked until the admin's transaction ends, so the check and the save are one.
-            current = type(self.instance).objects.select_for_update().filter(
-                pk=self.instance.pk).values_list("modified", flat=True).first()
-            if current is None or cleaned.get("edited_version") != current.isoformat():
-                raise forms.ValidationError(self._stale_message(cleaned.get("edited_version")),
-                                            code="stale")
+            edited = cleaned.get("edited_version")
+            try:
+                # Locked until the admin's transaction ends, so the check and the save are one.
+                before = records.locked(record=self.instance, expected_version=edited or 0)
+            except policies.Stale:
+                raise forms.ValidationError(self._stale_message(edited), code="stale") from None
+            except policies.PolicyError as error:
+                raise forms.ValidationError(policy_message(error), code=error.code) from None
+        names = {f.name for f in self._meta.model._meta.concrete_fields}
+        values = {name: cleaned[name] for name in self.changed_data
+                  if name in names and name in cleaned}
+        if before is None:
+            values = {**{name: value for name, value in cleaned.items() if name in names},
+                      **values}
+        try:
+            policies.check_write(user=getattr(self.request, "user", None),
+                                 model=self._meta.model, before=before, values=values)
+        except policies.PolicyError as error:
+            raise forms.ValidationError(policy_message(error), code=error.code) from None
         return cleaned
 
     def _stale_message(self, edited_version):
-        since = parse_datetime(edited_version or "")
         entries = history(self.instance).select_related("content_type")
-        if since:
-            entries = entries.filter(occurred_at__gt=since)
+        if edited_version:
+            # Changes after the one that made the version the form was opened at.
+            read = entries.filter(after__version__lte=edited_version).order_by(
+                "-occurred_at", "-id").values_list("occurred_at", flat=True).first()
+            if read is not None:
+                entries = entries.filter(occurred_at__gt=read)
         labels = Labels()
         changed = [describe(entry, cleared=False, labels=labels) for entry in entries]
         summary = format_html_join(
@@ -162,6 +223,30 @@ class RegisterAdmin(ConfidentialityAdminMixin, admin.ModelAdmin):
             return False  # a voided record stays as it was voided
         return super().has_change_permission(request, obj)
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if issubclass(form, VersionedForm):
+            form = type(form.__name__, (form,), {"request": request})
+        return form
+
+    def save_model(self, request, obj, form, change):
+        """Through the write services, under the rules the form asked already (so a rule
+        broken here is a race: refused as a whole)."""
+        if not isinstance(obj, RegisterModel):
+            return super().save_model(request, obj, form, change)
+        try:
+            if change:
+                records.update_record(
+                    record=obj, changes=form_changes(form),
+                    expected_version=form.cleaned_data.get("edited_version") or 0,
+                    user=request.user)
+            else:
+                adopt(obj, records.create_record(model=type(obj), values=field_values(obj),
+                                                 user=request.user))
+        except policies.PolicyError as error:
+            raise PermissionDenied(str(policy_message(error))) from error
+        return None
+
     def has_void_permission(self, request, obj=None):
         return (issubclass(self.model, RegisterModel) and request.user.has_perm(
             "cases.void_record") and getattr(obj, "voided_at", None) is None)
@@ -212,10 +297,12 @@ class RegisterAdmin(ConfidentialityAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         form = VoidForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            with transaction.atomic():
-                locked = type(obj).objects.select_for_update().get(pk=obj.pk)
-                if locked.voided_at is None:
-                    void_record(record=locked, reason=form.cleaned_data["reason"])
+            try:
+                void_record(record=obj, reason=form.cleaned_data["reason"], user=request.user)
+            except policies.Frozen:
+                pass  # voided meanwhile (the same click twice): it is as asked
+            except policies.PolicyError as error:
+                raise PermissionDenied(str(policy_message(error))) from error
             self.message_user(request, gettext("“%(record)s” was voided.") % {
                 "record": public_label(obj)}, messages.SUCCESS)
             return redirect(admin_url(obj))
@@ -307,15 +394,38 @@ class VoidingInlineFormSet(BaseInlineFormSet):
             raise forms.ValidationError(
                 gettext("Give the reason on each row to be voided."), code="reason")
 
+    user = None  # set by PartInline.get_formset: who writes, for the rules
+
     def delete_existing(self, obj, commit=True):
         if not commit:
             return
         form = next(form for form in self.initial_forms if form.instance.pk == obj.pk)
-        locked = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
-        if locked.voided_at is None:
-            void_record(record=locked, reason=form.cleaned_data["removal_reason"],
-                        part_of_field=self.fk)
-        obj.voided_at = locked.voided_at
+        try:
+            void_record(record=obj, reason=form.cleaned_data["removal_reason"],
+                        part_of_field=self.fk, user=self.user)
+        except policies.Frozen:
+            pass  # voided meanwhile: it is as asked
+        except policies.PolicyError as error:
+            raise PermissionDenied(str(policy_message(error))) from error
+
+    def save_new(self, form, commit=True):
+        obj = super().save_new(form, commit=False)  # (with its record set)
+        if commit:
+            try:
+                adopt(obj, records.create_record(model=self.model, values=field_values(obj),
+                                                 user=self.user))
+            except policies.PolicyError as error:
+                raise PermissionDenied(str(policy_message(error))) from error
+        return obj
+
+    def save_existing(self, form, obj, commit=True):
+        if not commit:
+            return super().save_existing(form, obj, commit=False)
+        try:
+            records.update_record(record=obj, changes=form_changes(form), user=self.user)
+        except policies.PolicyError as error:
+            raise PermissionDenied(str(policy_message(error))) from error
+        return obj
 
     def save_existing_objects(self, commit=True):
         saved = super().save_existing_objects(commit)
@@ -371,6 +481,7 @@ class PartInline(MaskingMixin, admin.TabularInline):
                 pass  # voiding keeps the row, so nothing that refers to it is in the way
 
         formset.form = VoidingForm
+        formset.user = request.user
         return formset
 
 

@@ -4,7 +4,6 @@ import datetime
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -38,8 +37,8 @@ class OwnCasesOnly:
     those cases only, parts reached through their parent included (a signatory through its
     document); registrars, with the right to edit every case, are not limited. The rule is
     ``cases.roles.may_write``, the same the API asks: the stored record's case here, the case
-    a form puts it in by the parent choices offered and, whatever a form lets through, again
-    when saving."""
+    a form puts it in by the parent choices offered and, whatever a form lets through, by
+    the write services when saving (``cases.policies``)."""
 
     def has_change_permission(self, request, obj=None):
         if not super().has_change_permission(request, obj):
@@ -54,12 +53,6 @@ class OwnCasesOnly:
             field.queryset = field.queryset.filter(
                 **{"__".join((*path[1:], "owner")): request.user})
         return field
-
-    def save_model(self, request, obj, form, change):
-        stored = type(obj)._base_manager.filter(pk=obj.pk).first() if change else None
-        if not may_write(request.user, self.model, before=stored, after=obj):
-            raise PermissionDenied
-        super().save_model(request, obj, form, change)
 
 
 class DueDateFilter(admin.SimpleListFilter):

@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from cases import policies
 from cases.confidentiality import (
     PUBLIC_MARK,
     annotate_withheld,
@@ -34,7 +35,7 @@ from cases.confidentiality import (
 )
 from cases.models import Link, Provenance
 
-PERMISSION = "cases.view_confidential"
+PERMISSION = policies.CLEARANCE_PERMISSION
 WITHHELD = _("Withheld: confidential")
 PREFIX = "masked_"  # a masked stand-in for a column or field, resolved by __getattr__
 LABEL = "masked_label"  # the masked stand-in for __str__
@@ -46,7 +47,7 @@ PUBLIC_STR = {"RegistrationNumber", "Activity", "Decision"}
 def is_cleared(request) -> bool:
     """May this admin user see the protected details of confidential records?"""
     user = getattr(request, "user", None)
-    return bool(user and user.is_active and user.has_perm(PERMISSION))
+    return bool(user and user.is_active and policies.is_cleared(user))
 
 
 def guard(model) -> tuple[tuple[str, ...], bool]:

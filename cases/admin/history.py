@@ -12,7 +12,7 @@ from cases.confidentiality import is_withheld, mask_snapshot
 
 from .confidentiality import is_cleared, public_label
 
-HIDDEN = {"id", "created", "modified"}
+HIDDEN = {"id", "created", "modified", "version"}
 LONGEST = 200  # characters of a value shown; full texts are on the record's own page
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
+from cases import policies
 from cases.roles import EDIT_OWN_CASES, may_write
 from cases.services.tokens import authenticate_key
 
@@ -62,13 +63,7 @@ def token_of(request):
 
 def is_cleared(request) -> bool:
     """May this request see the protected details of confidential records?"""
-    if request is None:
-        return False
-    token = token_of(request)
-    if token is not None:
-        return token.cleared
-    user = getattr(request, "user", None)
-    return bool(user and user.is_authenticated and user.has_perm("cases.view_confidential"))
+    return request is not None and policies.is_cleared(getattr(request, "user", None))
 
 
 class RegisterPermission(permissions.BasePermission):
@@ -76,8 +71,8 @@ class RegisterPermission(permissions.BasePermission):
     token with the write scope, or a signed-in user with the model's add/change permission
     (voiding: the permission to void). A user who may edit only the cases they own (the
     case officer role, ``cases.roles.may_write``) writes only inside those cases: the record's
-    case is checked here, the case a write puts it in by ``check_case_rule`` once the body
-    is validated."""
+    case is checked here, the case a write puts it in by the services (``cases.policies``)
+    once the body is validated."""
 
     def has_permission(self, request, view):
         if request.method in permissions.SAFE_METHODS:
@@ -107,16 +102,6 @@ class RegisterPermission(permissions.BasePermission):
 
 
 VOID = "cases.void_record"
-
-
-def check_case_rule(request, model, before, after) -> None:
-    """403 unless the case officer's rule allows this write: ``before`` the stored record
-    (None when creating), ``after`` the validated values (model instances, so that a record
-    reached through a parent, such as a signatory through its document, finds its case)."""
-    if token_of(request) is None and not may_write(request.user, model, before, after):
-        raise exceptions.PermissionDenied(
-            "You may write only inside the cases you own: both the case the record is in and "
-            "the case it would be in must be yours.")
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -16,6 +16,7 @@ import sys
 from http import HTTPStatus
 
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -24,6 +25,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler
+
+from cases import policies
 
 from .renderers import FastJSONRenderer
 
@@ -129,10 +132,33 @@ def _flatten(detail, prefix="") -> list[dict]:
     return [{"name": prefix or "non_field_errors", "reason": str(detail)}]
 
 
+class PolicyRefused(exceptions.APIException):
+    """A rule of ``cases.policies`` refused the write: 403 (not allowed), 409 (voided) or
+    412 (changed since read), with the rule's own words."""
+
+    STATUS = ((policies.NotAllowed, 403), (policies.Frozen, 409), (policies.Stale, 412))
+
+    def __init__(self, error):
+        super().__init__(error.message)
+        self.status_code = next(code for kind, code in self.STATUS if isinstance(error, kind))
+
+
+def _api_exception(exc):
+    """The API's exception for errors of the layers below (rules, model validation)."""
+    if isinstance(exc, policies.PolicyError):
+        return PolicyRefused(exc)
+    if isinstance(exc, DjangoValidationError):  # a service's full_clean (a race: the
+        # serializer checked the same rules before)
+        return exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+    return exc
+
+
 def problem_exception_handler(exc, context):
     """DRF exception handler: every error response becomes a problem document."""
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    exc = _api_exception(exc)
     response = exception_handler(exc, context)
     if response is None:
         # Unexpected errors (a database outage too): Django's handler500, server_error.
@@ -172,7 +198,8 @@ PROBLEM_DESCRIPTIONS = {
     404: "No record with this id.",
     406: "The Accept header names no media type this API sends (application/json).",
     409: "The record is voided and can no longer be changed.",
-    412: "If-Match does not match the record's current ETag: GET it again, then retry.",
+    412: "The record changed since the version If-Match names (the ETag of your last GET): "
+         "GET it again, then retry.",
     413: "The request body is too large.",
     415: "The body is not application/json.",
     428: "If-Match is missing or names no version (*, a weak tag, a list): send the ETag "

@@ -19,7 +19,7 @@ from cases import models as m
 from cases.confidentiality import annotate_withheld_joined
 from cases.selectors import case_timeline, links_of
 
-from . import expand, filters, rows
+from . import etags, expand, filters, rows
 from . import writes as w
 from .access import is_cleared
 from .pagination import (
@@ -157,6 +157,22 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
         page = self.paginator.paginate_queryset(self.filter_queryset(self.get_queryset()),
                                                 request, view=self, render=render)
         return self.get_paginated_response(page)
+
+    # Actions whose response is one record, tagged "<version>-<digest>" (cases.api.etags).
+    RECORD_ACTIONS = frozenset({"retrieve", "create", "update", "partial_update", "destroy"})
+
+    def get_object(self):
+        record = super().get_object()
+        self.version_sent = record.version
+        return record
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        version = getattr(self, "version_sent", None)
+        if (version is not None and getattr(self, "action", None) in self.RECORD_ACTIONS
+                and response.status_code in (200, 201)):
+            etags.tag_response(response, version)
+        return response
 
     def retrieve(self, request, *args, **kwargs):
         if self.layout is None:

@@ -1,13 +1,19 @@
 """Writes: create, update (with If-Match), void (DELETE), history. Validated in full.
 
+Every write goes through the services (``cases.services.records``, ``registration``,
+``voiding``), which ask the rules of ``cases.policies``; a rule broken comes back as 403, 409
+or 412 (``cases.api.problems``). The serializers here say what a body may hold and report
+every invalid field at once.
+
 A stale ``If-Match`` gets 412 and changes nothing; a write without one gets 428, so no client
-overwrites another's change unseen. ``If-Match`` must name the one version the client read:
-``*`` ("whatever is stored"), weak tags and lists would let a client write without having
-read the current version, so they get 428 like a missing header. ``DELETE`` voids the
-record with a reason; nothing is ever hard-deleted through the API.
+overwrites another's change unseen. ``If-Match`` must name the one version the client read
+(``cases.api.etags``: the record's ``version``, which only a change of the record or of its
+parts moves, not a change of a record it links to): ``*`` ("whatever is stored"), weak tags
+and lists would let a client write without having read the current version, so they get 428
+like a missing header. ``DELETE`` voids the record with a reason; nothing is ever
+hard-deleted through the API.
 """
 
-import hashlib
 import re
 from collections.abc import Mapping
 
@@ -16,7 +22,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models as djmodels
 from django.db import transaction
 from django.utils import timezone
-from django.utils.http import quote_etag
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
@@ -24,14 +29,16 @@ from rest_framework.fields import SkipField
 from rest_framework.response import Response
 
 from cases import models as m
-from cases.confidentiality import PUBLIC_MARK, hidden_fields, is_withheld, mask_snapshot
+from cases import policies
+from cases.confidentiality import is_withheld, mask_snapshot
 from cases.services.audit import history
+from cases.services.records import create_record, locked, update_record
 from cases.services.registration import register_case
 from cases.services.voiding import void_record
 
-from .access import check_case_rule, is_cleared
+from . import etags
+from .access import is_cleared
 from .problems import problem_responses
-from .renderers import FastJSONRenderer
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -160,7 +167,11 @@ class WriteSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(errors) from exc
 
     def validate(self, attrs):
-        self._check_clearance(attrs)
+        # The clearance rule first (as the service asks it again): a writer without clearance
+        # learns nothing of a withheld record's rules from its field errors.
+        request = self.context.get("request")
+        policies.check_clearance(user=getattr(request, "user", None), model=self.Meta.model,
+                                 before=self.instance, values=attrs)
         candidate = self._candidate(attrs)
         errors = {}
         try:
@@ -184,25 +195,6 @@ class WriteSerializer(serializers.ModelSerializer):
             raise DuplicateRecord(" ".join(duplicates))
         return attrs
 
-    def _check_clearance(self, attrs):
-        """Without clearance a writer may mark a record confidential, never lift it, nor
-        mark a record of a confidential case public, nor change (unseen) what is withheld
-        of a withheld record (cases.confidentiality)."""
-        if is_cleared(self.context.get("request")):
-            return
-        if attrs.get(PUBLIC_MARK):
-            raise exceptions.PermissionDenied(
-                "Marking a record of a confidential case public needs clearance.")
-        if self.instance is None or not is_withheld(self.instance):
-            return
-        guarded = {*hidden_fields(type(self.instance)), *CONFIDENTIALITY, PUBLIC_MARK}
-        touched = sorted(name for name in guarded if name in attrs
-                         and attrs[name] != getattr(self.instance, name))
-        if touched:
-            raise exceptions.PermissionDenied(
-                "Changing the confidentiality or protected details of a confidential record "
-                f"needs clearance ({', '.join(touched)}).")
-
     def _candidate(self, attrs):
         model = self.Meta.model
         candidate = model(**{f.attname: getattr(self.instance, f.attname)
@@ -217,7 +209,7 @@ class WriteSerializer(serializers.ModelSerializer):
         return candidate
 
 
-CONFIDENTIALITY = ["confidential", "confidentiality_basis", "public_title"]
+CONFIDENTIALITY = list(policies.CONFIDENTIALITY)
 
 
 class CaseWriteSerializer(WriteSerializer):
@@ -338,14 +330,6 @@ class HistoryEntrySerializer(serializers.Serializer):
                                     help_text="Fields whose value changed.")
 
 
-def current_etag(view, instance) -> str:
-    """The ETag a plain GET of the record returns to this client (same bytes, same md5)."""
-    context = {**view.get_serializer_context(), "expand": {}, "tombstones": False}
-    data = view.resource.full(instance, context=context).data
-    content = FastJSONRenderer().render(data)  # the renderer of GET responses
-    return quote_etag(hashlib.md5(content, usedforsecurity=False).hexdigest())
-
-
 PROBLEM_RESPONSES = problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 428)
 
 
@@ -366,31 +350,29 @@ class WritableMixin:
         context = {**self.get_serializer_context(), "tombstones": False}
         response = Response(self.resource.full(instance, context=context).data,
                             status=status_code)
-        response["ETag"] = current_etag(self, instance)
+        self.version_sent = instance.version  # the ETag's version (RegisterViewSet)
         return response
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        check_case_rule(request, self.model, None, serializer.validated_data)
-        with transaction.atomic():
-            instance = self.perform_write(serializer)
+        instance = self.perform_write(serializer)
         response = self._respond(instance, status.HTTP_201_CREATED)
         response["Location"] = response.data["url"]
         return response
 
     def perform_write(self, serializer):
-        return serializer.save()
-
+        return create_record(model=self.model, values=serializer.validated_data,
+                             user=self.request.user)
 
     def update(self, request, *args, partial=False, **kwargs):
         with transaction.atomic():
-            instance = self._locked_for_change(request)
+            instance, expected = self._locked_for_change(request)
             serializer = self.write_serializer(instance, data=request.data, partial=partial,
                                                context=self.get_serializer_context())
             serializer.is_valid(raise_exception=True)
-            check_case_rule(request, self.model, instance, serializer.validated_data)
-            instance = serializer.save()
+            instance = update_record(record=instance, changes=serializer.validated_data,
+                                     expected_version=expected, user=request.user)
         return self._respond(instance, status.HTTP_200_OK)
 
     def partial_update(self, request, *args, **kwargs):
@@ -400,24 +382,26 @@ class WritableMixin:
         reason = VoidSerializer(data={"reason": request.query_params.get("reason", "")})
         reason.is_valid(raise_exception=True)
         with transaction.atomic():
-            instance = void_record(record=self._locked_for_change(request),
-                                   reason=reason.validated_data["reason"])
+            instance, expected = self._locked_for_change(request)
+            instance = void_record(record=instance, reason=reason.validated_data["reason"],
+                                   expected_version=expected, user=request.user)
         return self._respond(instance, status.HTTP_200_OK)
 
     def _locked_for_change(self, request):
-        """The record, row-locked until the transaction ends, after checking If-Match."""
-        instance = self.get_object()
-        instance = type(instance).objects.select_for_update().get(pk=instance.pk)
-        if instance.voided_at:
-            raise Conflict()
+        """(the record row-locked until the transaction ends, the version If-Match names),
+        the rules that need no body checked first: voided (409), then If-Match (428, 412)."""
+        instance = locked(record=self.get_object())
         if_match = request.headers.get("If-Match", "").strip()
         if not if_match:
             raise PreconditionRequired()
         if not STRONG_ETAG.match(if_match):
             raise PreconditionRequired(NAMES_NO_VERSION)
-        if if_match != current_etag(self, instance):
-            raise PreconditionFailed()
-        return instance
+        expected = etags.version_named(if_match)
+        if expected is None:
+            raise PreconditionFailed("If-Match names no version of this record: send the "
+                                     "ETag from your last GET of it, as it came.")
+        policies.check_version(instance, expected)
+        return instance, expected
 
 
 class CaseWritableMixin(WritableMixin):
@@ -426,7 +410,7 @@ class CaseWritableMixin(WritableMixin):
     create_serializer = CaseRegistrationSerializer
 
     def perform_write(self, serializer):
-        return register_case(**serializer.validated_data)
+        return register_case(**serializer.validated_data, user=self.request.user)
 
 
 class HistoryMixin:
@@ -452,7 +436,7 @@ class HistoryMixin:
                                   withheld=is_withheld(record))
             keys = set(before or {}) | set(after or {})
             changed = sorted(k for k in keys if (before or {}).get(k) != (after or {}).get(k)
-                             and k != "modified")
+                             and k not in ("modified", "version"))
             entries.append({"occurred_at": entry.occurred_at, "action": entry.action,
                             "via": entry.via, "actor": entry.actor,
                             "request_id": entry.request_id, "before": before, "after": after,

@@ -59,6 +59,9 @@ class RegisterModel(TimestampedModel):
     A registered record is never deleted: it is voided with a reason and stays readable by
     id; sync clients see it as a tombstone.
 
+    ``version`` counts every change of the row and of its parts (see ``save``); the API's
+    ETag and If-Match and the admin's stale-form check compare it.
+
     The table of every collection also has a ``change_xid`` column, the record's place in
     commit order, written only by a database trigger (migration 0017) and read through
     ``ChangeXid`` by the sync feed: see ``cases.api.pagination``.
@@ -72,11 +75,30 @@ class RegisterModel(TimestampedModel):
                                    help_text=_("Why the record was voided."))
     voided_by = models.CharField(_("voided by"), max_length=200, blank=True,
                                  help_text=_("Who voided the record."))
+    version = models.PositiveIntegerField(
+        _("version"), db_default=1, editable=False,
+        help_text=_("Counts the changes of the record and of its parts; a write names the "
+                    "version it was made to (the API's If-Match, the admin's form)."),
+    )
     provenance = GenericRelation("cases.Provenance", content_type_field="content_type",
                                  object_id_field="object_id")
 
     class Meta:
         abstract = True
+
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
+        """Update the row, then take the version the database gave it.
+
+        The version is counted by a trigger (migration 0020), so that no write path can
+        forget it (``QuerySet.update``, raw SQL, a part changed under the record); the
+        instance learns the new number here, one indexed read, before the post-save signals
+        (the audit trail records it) and before the caller answers with the record's ETag.
+        A new row's version comes back from the INSERT itself (``db_default``)."""
+        updated = super()._do_update(base_qs, using, pk_val, values, update_fields,
+                                     forced_update)
+        if updated:
+            self.version = base_qs.filter(pk=pk_val).values_list("version", flat=True).get()
+        return updated
 
 
 class DatePrecision(models.TextChoices):

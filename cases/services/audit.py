@@ -14,6 +14,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from cases.context import current_actor
 from cases.models import AuditAction, AuditEntry, RegisterModel
 
+# Kept with every snapshot, but no change by themselves (the version follows the others).
+COUNTERS = frozenset({"modified", "version"})
+
 
 def snapshot(values: dict) -> dict:
     return json.loads(json.dumps(values, cls=DjangoJSONEncoder))
@@ -45,8 +48,8 @@ def after_save(instance, created: bool) -> None:
         action = AuditAction.VOID
     else:
         action = AuditAction.UPDATE
-        if {k: v for k, v in before.items() if k != "modified"} == {
-                k: v for k, v in after.items() if k != "modified"}:
+        if {k: v for k, v in before.items() if k not in COUNTERS} == {
+                k: v for k, v in after.items() if k not in COUNTERS}:
             return  # saved without a change
     _entry(action, ContentType.objects.get_for_model(instance), instance.pk, before, after)
 

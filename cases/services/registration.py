@@ -20,6 +20,7 @@ from cases.models import (
     RegistrationNumber,
     ResponseStatus,
 )
+from cases.services.records import create_record
 
 # Namespace of the advisory locks that serialise allocation within one series.
 LOCK_NAMESPACE = 4_242
@@ -50,12 +51,14 @@ def allocate_number(*, organisation: Organisation, year: int) -> tuple[str, int]
 
 @transaction.atomic
 def register_case(*, registering_organisation: Organisation, year: int | None = None,
-                  **fields) -> Case:
-    """Create a case and give it the next registration number of the organisation's series."""
+                  user=None, **fields) -> Case:
+    """Create a case (``cases.services.records.create_record``, under the same rules, for
+    ``user``) and give it the next registration number of the organisation's series: the
+    one place a number is written (the numbering rule of ``cases.policies``)."""
     year = year or timezone.localdate().year
     if not 1900 <= year <= datetime.date.today().year + 1:
         raise ValueError("year out of range")
-    case = Case.objects.create(**fields)
+    case = create_record(model=Case, values=fields, user=user)
     number, serial = allocate_number(organisation=registering_organisation, year=year)
     registration = RegistrationNumber(case=case, organisation=registering_organisation,
                                       number=number, year=year, serial=serial)
@@ -115,6 +118,8 @@ def register_incoming(*, document_type: str, title: str, received_date: datetime
 
 
 def _created(record):
-    record.full_clean()  # the model's own rules and database constraints, in plain words
-    record.save()
-    return record
+    """``record`` (unsaved) created through the one write path, by the system: the admin
+    view that registers checked the registrar's permission."""
+    return create_record(model=type(record), values={
+        f.attname: getattr(record, f.attname) for f in record._meta.concrete_fields
+        if f.editable}, user=None)

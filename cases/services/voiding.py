@@ -6,12 +6,14 @@ number of a case, an attachment of a document, a point of a decision ...) is als
 of that record: its audit trail gets an update naming the part removed.
 """
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
+from cases import policies
 from cases.context import current_actor
 from cases.models import RegisterModel
 from cases.services.audit import record_parts_change
+from cases.services.records import locked
 
 
 def part_of(model) -> models.ForeignKey | None:
@@ -31,34 +33,42 @@ def part_of(model) -> models.ForeignKey | None:
     return cascading[0] if len(cascading) == 1 else None
 
 
+@transaction.atomic
 def void_record(*, record: RegisterModel, reason: str,
-                part_of_field: models.ForeignKey | None = None) -> RegisterModel:
-    """Void ``record`` (already row-locked by the caller's transaction) with ``reason``.
+                part_of_field: models.ForeignKey | None = None,
+                expected_version: int | None = None, user=None) -> RegisterModel:
+    """Void ``record`` with ``reason`` for ``user`` (None: the system), the row locked and
+    the rules of ``cases.policies`` asked (not voided already, own cases, and the version the
+    writer read when ``expected_version`` is given).
 
     When ``record`` is a part of another record (``part_of_field``, by default
-    ``part_of(type(record))``), the removal is recorded as a change of that record too:
-    an update in its audit trail with its live parts before and after, and a new
-    ``modified`` so that readers syncing it see the change.
+    ``part_of(type(record))``), the removal is recorded as a change of that record too: an
+    update in its audit trail with its live parts before and after, and a new ``modified``
+    (its new version is counted by the database, migration 0020). ``record`` gets the
+    voided state; the saved instance is returned.
     """
-    if record.voided_at:
-        raise ValueError(f"{record.pk} is already voided")
     if not reason.strip():
         raise ValueError("a reason is required")
-    field = part_of_field or part_of(type(record))
-    parent_id = getattr(record, field.attname) if field is not None else None
-    live_before = _live_parts(type(record), field, parent_id) if parent_id else None
-    record.voided_at = timezone.now()
-    record.void_reason = reason.strip()
-    record.voided_by = current_actor().label
-    record.save()
+    stored = locked(record=record, expected_version=expected_version)
+    policies.check_void(user=user, record=stored)
+    field = part_of_field or part_of(type(stored))
+    parent_id = getattr(stored, field.attname) if field is not None else None
+    live_before = _live_parts(type(stored), field, parent_id) if parent_id else None
+    stored.voided_at = timezone.now()
+    stored.void_reason = reason.strip()
+    stored.voided_by = current_actor().label
+    stored.save()
+    if stored is not record:
+        for name in ("voided_at", "void_reason", "voided_by", "version", "modified"):
+            setattr(record, name, getattr(stored, name))
     if parent_id:
         parent_model = field.related_model
         parent_model._default_manager.filter(pk=parent_id).update(modified=timezone.now())
         record_parts_change(
             parent_model=parent_model, parent_id=parent_id,
             relation=field.remote_field.get_accessor_name(),
-            before=live_before, after=_live_parts(type(record), field, parent_id))
-    return record
+            before=live_before, after=_live_parts(type(stored), field, parent_id))
+    return stored
 
 
 def _live_parts(model, field, parent_id) -> list[str]:

@@ -1,0 +1,90 @@
+"""Creating and changing register records: the one write path of the API, the admin and the
+loader (registering and voiding have their own services, ``registration`` and ``voiding``,
+under the same rules).
+
+Each write runs in one transaction: the record is row-locked, the rules of
+``cases.policies`` are asked (frozen, clearance, own cases, numbering) with the version the
+writer read, the record is validated in full (``full_clean``: field rules and the database
+constraints, in plain words) and saved. The audit trail and the search index follow by
+signals (``cases.signals``); the version is counted by the database (migration 0020), and the
+returned instance carries the new one.
+"""
+
+from collections.abc import Mapping
+
+from django.db import models, transaction
+
+from cases import policies
+from cases.models import RegisterModel
+
+
+def _set(record, values: Mapping) -> list:
+    """Set the concrete values on ``record``; return the many-to-many ones for after saving."""
+    later = []
+    for name, value in values.items():
+        field = _field(type(record), name)
+        if field is not None and field.many_to_many:
+            later.append((field.name, value))
+        else:
+            setattr(record, name, value)
+    return later
+
+
+def _field(model, name):
+    try:
+        return model._meta.get_field(name)
+    except models.FieldDoesNotExist:
+        return next((f for f in model._meta.concrete_fields if f.attname == name), None)
+
+
+def _save(record, later, *, clean: bool) -> None:
+    if clean:
+        record.full_clean()
+    record.save()
+    for name, value in later:
+        getattr(record, name).set(value)
+
+
+@transaction.atomic
+def create_record(*, model: type[RegisterModel], values: Mapping, user=None,
+                  clean: bool = True) -> RegisterModel:
+    """Create a ``model`` record from ``values`` (by field name or attname) for ``user``
+    (None: the system, e.g. the loader). ``clean=False`` only for callers that validated
+    the very same values already (the loader checks its fixtures field by field)."""
+    policies.check_write(user=user, model=model, before=None, values=values)
+    record = model()
+    later = _set(record, values)
+    _save(record, later, clean=clean)
+    return record
+
+
+def locked(*, record: RegisterModel, expected_version: int | None = None) -> RegisterModel:
+    """``record`` as stored, row-locked until the transaction ends, after the rules that do
+    not depend on the change: not voided, and (with ``expected_version``) not changed since
+    the writer read it. The API asks it before validating a body, so a stale or voided
+    record is reported as such whatever the body holds."""
+    stored = type(record)._base_manager.select_for_update().get(pk=record.pk)
+    policies.check_not_frozen(stored)
+    policies.check_version(stored, expected_version)
+    return stored
+
+
+@transaction.atomic
+def update_record(*, record: RegisterModel, changes: Mapping, expected_version: int | None = None,
+                  user=None, clean: bool = True) -> RegisterModel:
+    """Change ``record`` by ``changes`` (field name or attname → value) for ``user``.
+
+    ``expected_version``: the version the writer read (the API's If-Match, the admin form's
+    hidden version); None for a writer that reads and writes under the lock itself. The
+    change is made to the stored row (locked), not to the caller's copy, so nothing the
+    caller holds beyond ``changes`` is written; the caller's ``record`` gets the saved
+    version and timestamps, and the saved instance is returned.
+    """
+    stored = locked(record=record, expected_version=expected_version)
+    policies.check_write(user=user, model=type(stored), before=stored, values=changes)
+    later = _set(stored, changes)
+    _save(stored, later, clean=clean)
+    if stored is not record:
+        for name in ("version", "modified"):
+            setattr(record, name, getattr(stored, name))
+    return stored
