@@ -19,10 +19,12 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models, transaction
-from django.utils import timezone
 
 from cases.context import Actor, acting_as
 from cases.models import AuditEntry, Document, Link, Provenance, RegisterModel
+from cases.policies import Frozen
+from cases.services.records import create_record, update_record
+from cases.services.voiding import void_record
 
 from .anchoring import DOCS_DIR, AnchorError, anchor
 
@@ -195,9 +197,7 @@ def _void_dropped(records, result: LoadResult) -> None:
         if conflict:
             result.conflicts.append(conflict)
         else:
-            record.voided_at = timezone.now()
-            record.void_reason = "No longer in the seed fixtures."
-            record.save(update_fields=["voided_at", "void_reason", "modified"])
+            void_record(record=record, reason="No longer in the seed fixtures.")
             result.updated[model._meta.model_name] += 1
 
 
@@ -271,11 +271,17 @@ def _clean(record, model_field, value):
 
 
 def _save(model, pk, key, values, existing, result: LoadResult, last_changes=None) -> None:
+    """Create or change one record: register records through the write services (the same
+    rules and validation as every channel, as the system), source passages directly."""
     label = model._meta.model_name
+    register = issubclass(model, RegisterModel)
     if existing is None:
         obj = model(id=pk, **values)
         _check_required(key, obj)
-        obj.save(force_insert=True)
+        if register:
+            create_record(model=model, values={"id": pk, **values}, relations_later=True)
+        else:
+            obj.save(force_insert=True)
         result.created[label] += 1
         return
     changed = [name for name, value in values.items() if getattr(existing, name) != value]
@@ -286,9 +292,19 @@ def _save(model, pk, key, values, existing, result: LoadResult, last_changes=Non
     if conflict:
         result.conflicts.append(conflict)
         return
-    for name in changed:
-        setattr(existing, name, values[name])
-    existing.save(update_fields=[*changed, "modified"])
+    if not register:
+        for name in changed:
+            setattr(existing, name, values[name])
+        existing.save(update_fields=[*changed, "modified"])
+    else:
+        try:
+            update_record(record=existing, changes={name: values[name] for name in changed},
+                          relations_later=True)
+        except Frozen:  # voided by an earlier load, back in the fixtures: stays voided
+            result.conflicts.append(Conflict(
+                key=key, model=label, pk=pk, fields=sorted(changed), actor=existing.voided_by,
+                via="void", when=existing.voided_at))
+            return
     result.updated[label] += 1
 
 

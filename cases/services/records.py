@@ -37,9 +37,9 @@ def _field(model, name):
         return next((f for f in model._meta.concrete_fields if f.attname == name), None)
 
 
-def _save(record, later, *, clean: bool) -> None:
-    if clean:
-        record.full_clean()
+def _save(record, later, *, relations_later: bool) -> None:
+    record.full_clean(exclude=[f.name for f in record._meta.concrete_fields if f.is_relation]
+                      if relations_later else None)
     record.save()
     for name, value in later:
         getattr(record, name).set(value)
@@ -47,14 +47,18 @@ def _save(record, later, *, clean: bool) -> None:
 
 @transaction.atomic
 def create_record(*, model: type[RegisterModel], values: Mapping, user=None,
-                  clean: bool = True) -> RegisterModel:
-    """Create a ``model`` record from ``values`` (by field name or attname) for ``user``
-    (None: the system, e.g. the loader). ``clean=False`` only for callers that validated
-    the very same values already (the loader checks its fixtures field by field)."""
+                  relations_later: bool = False) -> RegisterModel:
+    """Create a ``model`` record from ``values`` for ``user`` (None: the system, e.g. the
+    loader). ``values`` by field name (relations as records, so the rules find the case a
+    record is in); the system may also give attnames (``case_id``).
+
+    ``relations_later``: the records this one points at may be created later in the same
+    transaction (the loader's, in any order): their existence is left to the database's
+    foreign keys, checked at commit; every other rule is validated here."""
     policies.check_write(user=user, model=model, before=None, values=values)
     record = model()
     later = _set(record, values)
-    _save(record, later, clean=clean)
+    _save(record, later, relations_later=relations_later)
     return record
 
 
@@ -71,19 +75,20 @@ def locked(*, record: RegisterModel, expected_version: int | None = None) -> Reg
 
 @transaction.atomic
 def update_record(*, record: RegisterModel, changes: Mapping, expected_version: int | None = None,
-                  user=None, clean: bool = True) -> RegisterModel:
+                  user=None, relations_later: bool = False) -> RegisterModel:
     """Change ``record`` by ``changes`` (field name or attname → value) for ``user``.
 
     ``expected_version``: the version the writer read (the API's If-Match, the admin form's
     hidden version); None for a writer that reads and writes under the lock itself. The
     change is made to the stored row (locked), not to the caller's copy, so nothing the
     caller holds beyond ``changes`` is written; the caller's ``record`` gets the saved
-    version and timestamps, and the saved instance is returned.
+    version and timestamps, and the saved instance is returned. ``relations_later`` as for
+    ``create_record``.
     """
     stored = locked(record=record, expected_version=expected_version)
     policies.check_write(user=user, model=type(stored), before=stored, values=changes)
     later = _set(stored, changes)
-    _save(stored, later, clean=clean)
+    _save(stored, later, relations_later=relations_later)
     if stored is not record:
         for name in ("version", "modified"):
             setattr(record, name, getattr(stored, name))
