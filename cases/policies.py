@@ -151,6 +151,19 @@ def check_write(*, user, model, before, values: Mapping) -> None:
     check_own_cases(user=user, model=model, before=before, values=values)
 
 
+def may_change(*, user, record, frozen: bool = True) -> bool:
+    """Whether ``user`` may change the stored ``record`` at all (what pages and permissions
+    ask before any change is known): not voided (unless ``frozen`` is False, for callers
+    that answer a voided record otherwise, the API's 409) and inside the user's cases."""
+    try:
+        if frozen:
+            check_not_frozen(record)
+        check_own_cases(user=user, model=type(record), before=record, values={})
+    except PolicyError:
+        return False
+    return True
+
+
 def check_void(*, user, record) -> None:
     """Voiding: not twice, and a case officer only inside their own cases."""
     check_not_frozen(record)

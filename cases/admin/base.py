@@ -219,8 +219,9 @@ class RegisterAdmin(ConfidentialityAdminMixin, admin.ModelAdmin):
         return False  # registered records are voided, never deleted
 
     def has_change_permission(self, request, obj=None):
-        if getattr(obj, "voided_at", None):
-            return False  # a voided record stays as it was voided
+        if obj is not None and isinstance(obj, RegisterModel) and not policies.may_change(
+                user=request.user, record=obj):
+            return False  # voided, or of a case the user may not write in (cases.policies)
         return super().has_change_permission(request, obj)
 
     def get_form(self, request, obj=None, change=False, **kwargs):

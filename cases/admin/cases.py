@@ -25,7 +25,7 @@ from cases.models import (
     ReferralResponse,
     RegistrationNumber,
 )
-from cases.roles import EDIT_ANY_CASE, EDIT_OWN_CASES, case_path, may_write, own_cases_only
+from cases.roles import EDIT_ANY_CASE, EDIT_OWN_CASES, case_path, own_cases_only
 
 from .base import PartInline, RegisterAdmin
 from .registering import register_incoming_view
@@ -36,14 +36,9 @@ class OwnCasesOnly:
     """Case officers (who may edit only the cases they own) add and change the records of
     those cases only, parts reached through their parent included (a signatory through its
     document); registrars, with the right to edit every case, are not limited. The rule is
-    ``cases.roles.may_write``, the same the API asks: the stored record's case here, the case
-    a form puts it in by the parent choices offered and, whatever a form lets through, by
-    the write services when saving (``cases.policies``)."""
-
-    def has_change_permission(self, request, obj=None):
-        if not super().has_change_permission(request, obj):
-            return False
-        return obj is None or may_write(request.user, self.model, before=obj)
+    ``cases.policies``' (asked by ``RegisterAdmin.has_change_permission`` for the stored
+    record, and by the form and the write services for the case a form puts it in); here
+    the parent choices offered are limited to the user's cases."""
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
