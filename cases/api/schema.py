@@ -67,7 +67,9 @@ URI_TOO_LONG = {
     "description": "The URL is longer than the server takes (a request line of 8190 bytes, "
                    "gunicorn's limit): send fewer or shorter parameters."}
 WRITE_RESPONSES = {
-    "412": "If-Match does not match the record's current ETag: GET it again, then retry.",
+    "412": "The record changed since the version If-Match names (a record's ETag is "
+           "`\"<version>-<digest>\"`; only the version is compared, so a change of a linked "
+           "record shown in brief does not make it stale): GET it again, then retry.",
     "428": "If-Match is missing, or names no single version (`*`, a weak tag, a list): "
            "send the ETag of the version you read.",
 }
@@ -105,8 +107,9 @@ def _document_responses(path: str, method: str, operation: dict) -> None:
 
 
 # If-Match names the one version the client read: a single strong entity tag as the service
-# sent it (RFC 9110 8.8.3); `*`, weak tags and lists are refused with 428
-# (cases.api.writes), since none of them says which version a change was made to.
+# sent it (RFC 9110 8.8.3), "<version>-<digest>" (cases.api.etags); `*`, weak tags and lists
+# are refused with 428 (cases.api.writes), since none of them says which version a change
+# was made to. Any other strong tag is well formed and answered 412 (it names no version).
 IF_MATCH_PATTERN = '^"[\\u0021\\u0023-\\u007e]*"$'
 
 
