@@ -15,8 +15,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases import models as m
+from cases import policies
 from cases.search import search
+from cases.services.records import create_record
 
+from .base import field_values, policy_message
 from .confidentiality import public_label
 from .history import admin_url
 
@@ -100,11 +103,12 @@ def link_from_view(model_admin, request, app_label, model_name, pk):
     if request.method == "POST" and form.is_valid():
         link = form.link()
         try:
-            link.full_clean()
+            link = create_record(model=m.Link, values=field_values(link), user=request.user)
         except ValidationError as error:
             form.add_error(None, error.messages)
+        except policies.PolicyError as error:
+            form.add_error(None, policy_message(error))
         else:
-            link.save()
             messages.success(request, gettext("Linked: %(link)s.") % {
                 "link": f"{public_label(link.source)} –{link.get_type_display()}→ "
                         f"{public_label(link.target)}"})
