@@ -31,6 +31,7 @@ from cases.services.voiding import void_record
 
 from .access import check_case_rule, is_cleared
 from .problems import problem_responses
+from .references import Reference
 from .renderers import FastJSONRenderer
 
 
@@ -118,7 +119,7 @@ class WriteSerializer(serializers.ModelSerializer):
     before saving, so every error comes back at once. Values are taken in the JSON type the
     schema states, without DRF's coercions (cases/api/schema.py, tests/test_schemathesis)."""
 
-    serializer_related_field = LiveRelatedField
+    serializer_related_field = Reference  # by id or natural key (cases.api.references)
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         djmodels.CharField: StrictCharField, djmodels.TextField: StrictCharField,
