@@ -142,7 +142,7 @@ class RecordFilter(BoundedCharFilter):
 
     def __init__(self, *args, model, **kwargs):
         super().__init__(*args, **kwargs)
-        self.model = model
+        self.record_model = model  # (django-filter sets .model to the filtered one)
 
     def filter(self, qs, value):
         if not value:
@@ -150,7 +150,7 @@ class RecordFilter(BoundedCharFilter):
         pk = _as_uuid(value)
         if pk is not None:
             return once_each(qs.filter(**{self.field_name: pk}), self.field_name)
-        named = self.model._base_manager.filter(natural_key_q(self.model, value))
+        named = self.record_model._base_manager.filter(natural_key_q(self.record_model, value))
         return once_each(qs.filter(**{f"{self.field_name}__in": named.values("pk")}),
                          self.field_name)
 
