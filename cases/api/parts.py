@@ -18,6 +18,7 @@ The write serializers of the collections that were read-only (municipalities, or
 parties, people, collaboration models) are here too, with their parts.
 """
 
+import functools
 from collections import Counter
 from decimal import Decimal
 
@@ -99,6 +100,7 @@ class StoredPartMixin:
         return candidate
 
 
+@functools.cache  # one class per kind of part: the schema names it once
 def part_serializer(parent, relation: str, part_model):
     """The write serializer of one kind of part: the fields its representation in
     ``parent``'s shows (``cases.api.serializers``), all but the part's id."""
@@ -113,7 +115,7 @@ def part_serializer(parent, relation: str, part_model):
                                              coerce_to_string=False, help_text=field.help_text)
     base = w.write_serializer(part_model, names)
     cls = type(base.__name__, (PartItemMixin, StoredPartMixin, base), {
-        **extra, "__doc__": f"A {part_model._meta.verbose_name} of the "
+        **extra, "__module__": __name__, "__doc__": f"A {part_model._meta.verbose_name} of the "
                             f"{parent._meta.verbose_name}: with id to change that part, "
                             "without to add one."})
     return cls
