@@ -134,6 +134,9 @@ def test_a_list_left_out_keeps_the_parts_and_an_empty_list_voids_them(writer):
     emptied = writer.patch(url, {"proposals": []}, format="json",
                            HTTP_IF_MATCH=renamed["ETag"])
     assert emptied.json()["proposals"] == []
+    assert writer.get(url).json()["proposals"] == []  # the voided ones leave every read
+    listed = writer.get("/api/v1/motions/", {"id": created["id"]}).json()["results"]
+    assert listed[0]["proposals"] == [] and len(listed[0]["authors"]) == 2
     assert m.MotionProposal.objects.filter(motion_id=created["id"],
                                            voided_at__isnull=False).count() == 2
 
@@ -158,6 +161,17 @@ def test_parts_move_up_in_turn_and_a_removed_place_can_be_taken_again(writer):
     assert again.status_code == 200, again.content
     assert m.MotionAuthor.objects.filter(motion_id=created["id"],
                                          person__name="Anne-Lie Elfvén").count() == 2
+
+
+def test_two_parts_trading_places_is_a_conflict_and_changes_nothing(writer):
+    created = post_motion(writer).json()
+    jan, anne = created["authors"]
+    response = writer.patch(created["url"], {"authors": [
+        {"id": jan["id"], "position": 2}, {"id": anne["id"], "position": 1}]}, format="json",
+        HTTP_IF_MATCH=writer.get(created["url"])["ETag"])
+    assert response.status_code == 409
+    assert "trade places" in response.json()["detail"]
+    assert m.MotionAuthor.objects.get(pk=jan["id"]).position == 1
 
 
 def test_every_error_of_every_part_comes_at_once_and_nothing_is_stored(writer):
