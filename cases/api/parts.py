@@ -20,7 +20,7 @@ parties, people, collaboration models) are here too, with their parts.
 
 import functools
 from collections import Counter
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models as djmodels
@@ -100,6 +100,21 @@ class StoredPartMixin:
         return candidate
 
 
+def _lower_bounds(model, names) -> dict:
+    """Lower bounds the model's check constraints state (a decision's points count from 1),
+    as field rules, so that the schema states them too."""
+    bounds = {}
+    for constraint in model._meta.constraints:
+        condition = getattr(constraint, "condition", None)
+        if isinstance(constraint, djmodels.CheckConstraint) and len(condition.children) == 1 \
+                and not condition.negated and isinstance(condition.children[0], tuple):
+            lookup, value = condition.children[0]
+            name, _, operator = lookup.partition("__")
+            if operator == "gte" and name in names and isinstance(value, int):
+                bounds[name] = {"min_value": value}
+    return bounds
+
+
 @functools.cache  # one class per kind of part: the schema names it once
 def part_serializer(parent, relation: str, part_model):
     """The write serializer of one kind of part: the fields its representation in
@@ -112,9 +127,13 @@ def part_serializer(parent, relation: str, part_model):
         if isinstance(field, djmodels.DecimalField):
             extra[name] = StrictDecimalField(max_digits=field.max_digits,
                                              decimal_places=field.decimal_places,
-                                             coerce_to_string=False, help_text=field.help_text)
+                                             coerce_to_string=False, rounding=ROUND_HALF_EVEN,
+                                             help_text=f"{field.help_text} (rounded to "
+                                                       f"{field.decimal_places} decimals)")
     base = w.write_serializer(part_model, names)
+    meta = type("Meta", (base.Meta,), {"extra_kwargs": _lower_bounds(part_model, names)})
     cls = type(base.__name__, (PartItemMixin, StoredPartMixin, base), {
+        "Meta": meta,
         **extra, "__module__": __name__, "__doc__": f"A {part_model._meta.verbose_name} of the "
                             f"{parent._meta.verbose_name}: with id to change that part, "
                             "without to add one."})

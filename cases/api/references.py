@@ -35,6 +35,7 @@ from cases import models as m
 
 CANONICAL_UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 MUNICIPALITY_SEPARATOR = "/"
+SURROGATE = re.compile("[\ud800-\udfff]")  # (no text PostgreSQL can store, nor NUL)
 
 
 def normalised_number(value: str) -> str:
@@ -156,7 +157,7 @@ class Reference(serializers.PrimaryKeyRelatedField):
         if not isinstance(data, str) or CANONICAL_UUID.match(data.strip()) \
                 or model not in NATURAL_KEYS:
             return super().to_internal_value(data)
-        if not data.strip() or len(data) > 300:
+        if not data.strip() or len(data) > 300 or "\x00" in data or SURROGATE.search(data):
             self.fail("no_key", model=model._meta.verbose_name, what=NATURAL_KEYS[model][1],
                       value=data[:300])
         found = list(self.get_queryset().filter(natural_key_q(model, data))
