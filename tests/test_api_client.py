@@ -54,6 +54,7 @@ def lib(tmp_path_factory):
                 ("cases_timeline", "api.cases.cases_timeline"),
                 ("cases_links", "api.cases.cases_links"),
                 ("search", "api.search.search"),
+                ("motions_create", "api.motions.motions_create"),
             ]
         })
     finally:
@@ -160,3 +161,28 @@ def test_sync_delivers_voided_cases_as_tombstones(api, lib, skottland):
     assert tombstones[0].voided is True
     live = lib.cases_list.sync(client=api, page_size=500)
     assert skottland.id not in [case.id for case in live.results]
+
+
+def test_a_generated_client_builds_a_motion_with_its_authors_and_proposals(api, lib, live_server,
+                                                                       skottland):
+    """The issue's done-when: one POST, the parts nested, references by natural key."""
+    from cases.services.tokens import issue_token
+
+    _, key = issue_token(name="Ärendesystem", can_write=True)
+    writer = lib.client.AuthenticatedClient(
+        base_url=live_server.url, token=key, prefix="Token",
+        headers={"X-Forwarded-Proto": "https"}, raise_on_unexpected_status=True)
+    body = lib.models.MotionWriteRequest(
+        case="ks2025/638", title="Motion om fler fritidsgårdar",
+        authors=[lib.models.MotionAuthorWriteRequest(position=1, person="Jan Jonsson",
+                                                     party="L"),
+                 lib.models.MotionAuthorWriteRequest(position=2, person="Anne-Lie Elfvén")],
+        proposals=[lib.models.MotionProposalWriteRequest(text="att utreda fritidsgårdar",
+                                                         number=1)])
+    with writer as client:
+        motion = lib.motions_create.sync(client=client, body=body)
+    assert isinstance(motion, lib.models.Motion)
+    assert motion.case.id == skottland.id
+    assert [(a.position, a.person.display) for a in motion.authors] == [
+        (1, "Jan Jönsson"), (2, "Anne-Lie Elfvén")]
+    assert [p.text for p in motion.proposals] == ["att utreda fritidsgårdar"]

@@ -346,6 +346,16 @@ class TestCases(FilterTests):
         assert self.ids(municipality=value) == where(
             m.Case, lambda c: c.municipality.name == "Stockholm")
 
+    @pytest.mark.parametrize("value", ["malmo", "MALMÖ", "Malmö"])
+    def test_municipality_diacritics_ignored(self, value):
+        assert self.ids(municipality=value) == where(
+            m.Case, lambda c: c.municipality.name == "Malmö")
+
+    @pytest.mark.parametrize("value", ["Stockholm/KS", "stockholm/kommunstyrelsen"])
+    def test_organisation_within_a_municipality(self, value):
+        assert self.ids(organisation=value) == sorted([case("KS 2025/638"), case("KS 2024/610")])
+
+
     @pytest.mark.parametrize("value", ["KS", "ks", "Kommunstyrelsen", "id"])
     def test_organisation(self, value):  # the responsible body
         if value == "id":
@@ -365,9 +375,14 @@ class TestCases(FilterTests):
 class TestDocuments(FilterTests):
     collection = "documents"
 
-    def test_case(self):
+    @pytest.mark.parametrize("value", ["id", "ks2025/638", " KS 2025 / 638"])
+    def test_case(self, value):  # by id or by a registration number, as users type it
         skottland = case("KS 2025/638")
-        assert self.ids(case=skottland) == where(m.Document, lambda d: str(d.case_id) == skottland)
+        value = skottland if value == "id" else value
+        assert self.ids(case=value) == where(m.Document, lambda d: str(d.case_id) == skottland)
+
+    def test_case_by_an_unknown_number_finds_nothing(self):
+        assert self.ids(case="KS 2025/639") == []
 
     def test_registration_number(self):
         assert self.ids(registration_number="ks2024/610") == where(
@@ -582,9 +597,11 @@ class TestCollaborationModels(FilterTests):
 class TestActivities(FilterTests):
     collection = "activities"
 
-    def test_case(self):
+    @pytest.mark.parametrize("value", ["id", "ks 2024/610"])
+    def test_case(self, value):
         sst = case("KS 2024/610")
-        assert self.ids(case=sst) == where(m.Activity, lambda a: str(a.case_id) == sst)
+        value = sst if value == "id" else value
+        assert self.ids(case=value) == where(m.Activity, lambda a: str(a.case_id) == sst)
 
     def test_type(self):
         assert self.ids(type="disability_council") == where(

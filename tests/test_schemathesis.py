@@ -153,6 +153,10 @@ def register_file(path: Path) -> Path:
             for name, field in serializer().fields.items():
                 if isinstance(field, relations.RelatedField):
                     fields[name] = resource_for(field.queryset.model).collection
+                # the references in a record's parts (a motion's authors' person, party ...)
+                for sub, nested in getattr(getattr(field, "child", None), "fields", {}).items():
+                    if isinstance(nested, relations.RelatedField):
+                        fields[sub] = resource_for(nested.queryset.model).collection
     for name in LINKABLE:  # parts of records a link may join (a motion's proposal ...)
         if name not in models:
             model = apps.get_model("cases", name)

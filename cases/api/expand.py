@@ -164,6 +164,8 @@ def loading(model, lookups: list[str], briefs: dict | None = None) -> tuple[list
             if _many(field):
                 queryset = field.related_model._default_manager.order_by(
                     *related_ordering(field.related_model))
+                if is_part(field.related_model):  # voided parts are no longer shown
+                    queryset = queryset.filter(voided_at__isnull=True)
                 chains, deferred = joins(subtree, "", f"{origin}{part}__")
                 if chains:  # (with no arguments it would join every foreign key)
                     queryset = queryset.select_related(*chains)
@@ -184,6 +186,17 @@ def loading(model, lookups: list[str], briefs: dict | None = None) -> tuple[list
     walk_tree(root, "", "")
     chains, deferred = joins(root, "", "")
     return chains, deferred, prefetch
+
+
+def is_part(model) -> bool:
+    """A part of a record (an author, a point ...): voidable, with no collection of its own,
+    shown in its record while live (cases.services.parts)."""
+    from cases.services.voiding import part_of
+
+    from .registry import resource_or_none
+
+    resource = resource_or_none(model)
+    return part_of(model) is not None and not (resource and resource.collection)
 
 
 def related_ordering(model) -> list[str]:

@@ -14,8 +14,7 @@ import uuid
 import django_filters as df
 from django import forms
 from django.contrib.admin.utils import lookup_spawns_duplicates
-from django.db.models import Q, Value
-from django.db.models.functions import Replace, Upper
+from django.db.models import Q
 from django.utils import translation
 from django_filters.constants import EMPTY_VALUES
 from django_filters.fields import IsoDateTimeField
@@ -25,13 +24,9 @@ from cases import models as m
 from cases.confidentiality import withheld_path_q, withheld_q
 
 from .access import is_cleared
+from .references import cases_numbered, natural_key_q
 
 TEXT_MAX = 200  # a search phrase, not a document: keeps every URL far below server limits
-
-
-def normalised_number(value: str) -> str:
-    """Registration numbers compare without case or spaces: 'ks 2025/638' = 'KS 2025/638'."""
-    return "".join(value.split()).upper()
 
 
 def _as_uuid(value: str):
@@ -141,11 +136,13 @@ class BoundedCharFilter(df.CharFilter):
 
 
 class RecordFilter(BoundedCharFilter):
-    """A related record by id, or by a natural key (``lookups``, compared case-insensitively)."""
+    """A related record by id, or by its natural key (cases.api.references: case and
+    diacritics ignored, ``Malmö/KS`` for one municipality's KS). A key naming several
+    records (``Kommunfullmäktige``) matches them all."""
 
-    def __init__(self, *args, lookups=(), **kwargs):
+    def __init__(self, *args, model, **kwargs):
         super().__init__(*args, **kwargs)
-        self.lookups = lookups
+        self.record_model = model  # (django-filter sets .model to the filtered one)
 
     def filter(self, qs, value):
         if not value:
@@ -153,10 +150,9 @@ class RecordFilter(BoundedCharFilter):
         pk = _as_uuid(value)
         if pk is not None:
             return once_each(qs.filter(**{self.field_name: pk}), self.field_name)
-        match = Q()
-        for lookup in self.lookups:
-            match |= Q(**{f"{self.field_name}__{lookup}__iexact": value.strip()})
-        return once_each(qs.filter(match), self.field_name)
+        named = self.record_model._base_manager.filter(natural_key_q(self.record_model, value))
+        return once_each(qs.filter(**{f"{self.field_name}__in": named.values("pk")}),
+                         self.field_name)
 
 
 def once_each(qs, field_name: str):
@@ -183,12 +179,7 @@ class RegistrationNumberFilter(BoundedCharFilter):
     def filter(self, qs, value):
         if not value:
             return qs
-        return qs.filter(**{f"{self.field_name}__in": m.RegistrationNumber.objects.annotate(
-            normalised=Replace(Upper("number"), Value(" "), Value(""))
-        ).filter(normalised=normalised_number(value)).values("case")})  # IN: each once
-
-
-ORGANISATION_KEYS = ("short_name", "name")
+        return qs.filter(**{f"{self.field_name}__in": cases_numbered(value)})  # IN: each once
 
 
 RFC3339_INSTANT = re.compile(
@@ -292,7 +283,7 @@ class RegisterFilterSet(df.FilterSet):
 
 
 def organisation_ref(field_name: str, help_text: str) -> RecordFilter:
-    return RecordFilter(field_name=field_name, lookups=ORGANISATION_KEYS, help_text=help_text)
+    return RecordFilter(field_name=field_name, model=m.Organisation, help_text=help_text)
 
 
 def case_number_filter() -> RegistrationNumberFilter:
@@ -301,8 +292,10 @@ def case_number_filter() -> RegistrationNumberFilter:
                                     help_text="A registration number of the case.")
 
 
-def case_filter(field_name="case") -> UUIDFilter:
-    return UUIDFilter(field_name=field_name, help_text="Id of the case.")
+def case_filter(field_name="case") -> RecordFilter:
+    return RecordFilter(field_name=field_name, model=m.Case,
+                        help_text="The case by id or by any registration number of it (case "
+                                  "and spaces ignored: ks2025/638 = KS 2025/638).")
 
 
 class ProtectedTextFilter(BoundedCharFilter):
@@ -354,12 +347,10 @@ class MunicipalityFilterSet(RegisterFilterSet):
         fields = []
 
 
-MUNICIPALITY_KEYS = ("code", "name")
-
-
 def municipality_ref(field_name="municipality") -> RecordFilter:
-    return RecordFilter(field_name=field_name, lookups=MUNICIPALITY_KEYS,
-                        help_text="Municipality by id, kommunkod or name.")
+    return RecordFilter(field_name=field_name, model=m.Municipality,
+                        help_text="Municipality by id, kommunkod or name (case and "
+                                  "diacritics ignored: malmo = Malmö).")
 
 
 class OrganisationFilterSet(RegisterFilterSet):
@@ -389,7 +380,7 @@ class PartyFilterSet(RegisterFilterSet):
 class PersonFilterSet(RegisterFilterSet):
     name = PersonNameFilter(field_name="", help_text="Name or any spelling of it kept from "
                                                      "the sources (case and accents ignored).")
-    party = RecordFilter(field_name="affiliations__party", lookups=("abbreviation", "name"),
+    party = RecordFilter(field_name="affiliations__party", model=m.Party,
                          help_text="Party by id, abbreviation or name.")
     organisation = organisation_ref("roles__organisation", "Holds a role in this organisation.")
 
@@ -440,7 +431,7 @@ class MotionFilterSet(RegisterFilterSet):
     case = case_filter()
     registration_number = case_number_filter()
     title = contains("title", "Title")
-    party = RecordFilter(field_name="authors__party", lookups=("abbreviation", "name"),
+    party = RecordFilter(field_name="authors__party", model=m.Party,
                          help_text="An author's party by id, abbreviation or name, e.g. L.")
     author = PersonNameFilter(field_name="authors__person", help_text="An author's name.")
     addressed_to = organisation_ref("addressed_to", "Council by id, short name or name.")

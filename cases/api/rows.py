@@ -138,8 +138,10 @@ class Layout:
             return cursor.fetchall()
 
     def _queryset(self, ids):
-        return (self.model._default_manager.filter(AnyOf(self.parent or "id", ids))
-                .order_by(*related_ordering(self.model)).values_list(*self.selected))
+        queryset = self.model._default_manager.filter(AnyOf(self.parent or "id", ids))
+        if self.parent and not self.record:  # a part list shows the live parts only
+            queryset = queryset.filter(voided_at__isnull=True)
+        return queryset.order_by(*related_ordering(self.model)).values_list(*self.selected)
 
     @cached_property
     def statement(self) -> tuple | None:

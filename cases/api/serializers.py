@@ -7,6 +7,7 @@ import copy
 from functools import cached_property
 
 from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -148,8 +149,23 @@ class RegisterSerializer(ExpandableMixin, serializers.ModelSerializer):
         return mask(data, type(instance), withheld=is_withheld(instance), cleared=False)
 
 
+class LivePartsSerializer(serializers.ListSerializer):
+    """A record's parts as it shows them: the live ones (a voided part is removed)."""
+
+    def to_representation(self, data):
+        if isinstance(data, models.Manager) and hasattr(data.model, "voided_at"):
+            data = data.filter(voided_at__isnull=True)
+        return super().to_representation(data)
+
+
 class PartSerializer(ExpandableMixin, serializers.ModelSerializer):
     """A part of a record (a point, a proposal, an author), always embedded in it."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        meta = cls.__dict__.get("Meta")
+        if meta is not None and not hasattr(meta, "list_serializer_class"):
+            meta.list_serializer_class = LivePartsSerializer
 
 
 def cleared(serializer) -> bool:

@@ -20,8 +20,10 @@ from cases.confidentiality import annotate_withheld_joined
 from cases.selectors import case_timeline, links_of
 
 from . import etags, expand, filters, rows
+from . import parts as p
 from . import writes as w
 from .access import is_cleared
+from .history import HistoryMixin
 from .pagination import (
     SYNC_PARAMETER,
     SYNC_POSITION,
@@ -35,7 +37,7 @@ from .problems import InvalidParameters, ProblemAutoSchema
 from .registry import resource_for
 from .schema import expandable_paths
 from .serializers import LinkSerializer, RecordReferenceSerializer
-from .writes import HistoryMixin, WritableMixin, write_schema
+from .writes import WritableMixin, write_schema
 
 LIST_PARAMETERS = {"cursor", "page_size", "ordering", "expand", SYNC_PARAMETER}
 DETAIL_PARAMETERS = {"expand"}
@@ -329,12 +331,16 @@ def collection(model, filterset, ordering=("created", "modified"), base=Register
 
 
 VIEWSETS = [
-    collection(m.Municipality, filters.MunicipalityFilterSet, ("created", "modified", "name")),
-    collection(m.Organisation, filters.OrganisationFilterSet, ("created", "modified", "name")),
-    collection(m.Party, filters.PartyFilterSet, ("created", "modified", "abbreviation")),
-    collection(m.Person, filters.PersonFilterSet, ("created", "modified", "name")),
+    collection(m.Municipality, filters.MunicipalityFilterSet, ("created", "modified", "name"),
+               write=p.MunicipalityWriteSerializer),
+    collection(m.Organisation, filters.OrganisationFilterSet, ("created", "modified", "name"),
+               write=p.OrganisationWriteSerializer),
+    collection(m.Party, filters.PartyFilterSet, ("created", "modified", "abbreviation"),
+               write=p.PartyWriteSerializer),
+    collection(m.Person, filters.PersonFilterSet, ("created", "modified", "name"),
+               write=p.PersonWriteSerializer),
     collection(m.Case, filters.CaseFilterSet, ("created", "modified"),
-               base=CaseViewSetBase, write=w.CaseWriteSerializer, writable=w.CaseWritableMixin,
+               base=CaseViewSetBase, write=w.CaseWriteSerializer, writable=p.CaseWritableMixin,
                examples=[
                    OpenApiParameter(
                        "registration_number", str,
@@ -344,19 +350,19 @@ VIEWSETS = [
                                  OpenApiExample("Any case and spacing", "ks2025/638")]),
                ]),
     collection(m.Document, filters.DocumentFilterSet, ("created", "modified", "date"),
-               write=w.DocumentWriteSerializer),
+               write=p.DocumentWriteSerializer),
     collection(m.Motion, filters.MotionFilterSet, ("created", "modified", "date", "title"),
-               write=w.MotionWriteSerializer),
+               write=p.MotionWriteSerializer),
     collection(m.Referral, filters.ReferralFilterSet,
                ("created", "modified", "received_date", "due_date"),
-               write=w.ReferralWriteSerializer),
+               write=p.ReferralWriteSerializer),
     collection(m.ReferralResponse, filters.ReferralResponseFilterSet,
                ("created", "modified", "date"),
                write=w.ReferralResponseWriteSerializer),
     collection(m.Decision, filters.DecisionFilterSet, ("created", "modified", "date"),
-               write=w.DecisionWriteSerializer),
+               write=p.DecisionWriteSerializer),
     collection(m.CollaborationModel, filters.CollaborationModelFilterSet,
-               ("created", "modified", "name")),
+               ("created", "modified", "name"), write=p.CollaborationModelWriteSerializer),
     collection(m.Activity, filters.ActivityFilterSet, ("created", "modified", "date"),
                write=w.ActivityWriteSerializer),
     collection(m.Link, filters.LinkFilterSet, write=w.LinkWriteSerializer),

@@ -39,6 +39,7 @@ from cases.services.voiding import void_record
 from . import etags
 from .access import is_cleared
 from .problems import problem_responses
+from .references import Reference
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -125,7 +126,7 @@ class WriteSerializer(serializers.ModelSerializer):
     before saving, so every error comes back at once. Values are taken in the JSON type the
     schema states, without DRF's coercions (cases/api/schema.py, tests/test_schemathesis)."""
 
-    serializer_related_field = LiveRelatedField
+    serializer_related_field = Reference  # by id or natural key (cases.api.references)
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         djmodels.CharField: StrictCharField, djmodels.TextField: StrictCharField,

@@ -101,6 +101,12 @@ class RegisterModel(TimestampedModel):
         return updated
 
 
+# The condition of a part's unique constraints: a voided part frees its place (its position,
+# its person ...), so that a record's parts can be replaced (cases.services.parts) and a part
+# removed by mistake added again; the voided row stays, readable by id.
+LIVE = models.Q(voided_at__isnull=True)
+
+
 class DatePrecision(models.TextChoices):
     """How much of a stored date the source actually states."""
 

@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Replace, Upper
 from django.utils.translation import gettext_lazy as _
 
 from .base import RegisterModel
@@ -117,6 +118,10 @@ class RegistrationNumber(RegisterModel):
                                     condition=Q(serial__isnull=False),
                                     name="registration_serial_unique_per_series"),
         ]
+        # A case is found by a number as users type it (ks2025/638): case and spaces
+        # ignored, through this index (cases.api.references).
+        indexes = [models.Index(Replace(Upper("number"), Value(" "), Value("")),
+                                name="registration_number_normalised")]
 
     def __str__(self):
         return self.number

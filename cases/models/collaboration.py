@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .base import DatePrecision, RegisterModel
+from .base import LIVE, DatePrecision, RegisterModel
 from .organisations import Municipality, Organisation
 
 
@@ -106,7 +106,8 @@ class CollaborationSector(RegisterModel):
         verbose_name_plural = _("sectors")
         ordering = ["model", "sector"]
         constraints = [
-            models.UniqueConstraint(fields=["model", "sector"], name="collaboration_sector_unique"),
+            models.UniqueConstraint(fields=["model", "sector"], name="collaboration_sector_unique",
+                                    condition=LIVE),
         ]
 
     def __str__(self):
@@ -174,7 +175,8 @@ class CollaborationFigure(RegisterModel):
         ordering = ["model", "label", "year", "id"]
         constraints = [
             models.UniqueConstraint(fields=["model", "label", "year"],
-                                    name="collaboration_figure_unique", nulls_distinct=False),
+                                    name="collaboration_figure_unique",
+                                    condition=LIVE, nulls_distinct=False),
         ]
 
     def __str__(self):

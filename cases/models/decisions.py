@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .base import DatePrecision, RegisterModel
+from .base import LIVE, DatePrecision, RegisterModel
 from .cases import Case
 from .documents import Document
 from .organisations import Organisation
@@ -90,7 +90,8 @@ class DecisionPoint(RegisterModel):
         verbose_name_plural = _("decision points")
         ordering = ["decision", "number", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["decision", "number"], name="decision_point_unique"),
+            models.UniqueConstraint(fields=["decision", "number"], name="decision_point_unique",
+                                    condition=LIVE),
             models.CheckConstraint(condition=Q(number__gte=1), name="decision_point_from_one"),
         ]
 

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .base import RegisterModel
+from .base import LIVE, RegisterModel
 from .cases import Case
 from .organisations import Organisation, Person
 
@@ -132,9 +132,11 @@ class DocumentSignatory(RegisterModel):
         ordering = ["document", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["document", "position"],
-                                    name="signatory_position_unique"),
+                                    name="signatory_position_unique",
+                                    condition=LIVE),
             models.UniqueConstraint(fields=["document", "person"],
-                                    name="signatory_person_unique"),
+                                    name="signatory_person_unique",
+                                    condition=LIVE),
         ]
 
     def __str__(self):
@@ -159,7 +161,8 @@ class DocumentAttachment(RegisterModel):
         ordering = ["document", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["document", "position"],
-                                    name="attachment_position_unique"),
+                                    name="attachment_position_unique",
+                                    condition=LIVE),
         ]
 
     def __str__(self):

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .base import RegisterModel
+from .base import LIVE, RegisterModel
 from .cases import Case
 from .organisations import Organisation, Party, Person
 
@@ -59,9 +59,11 @@ class MotionAuthor(RegisterModel):
         verbose_name_plural = _("motion authors")
         ordering = ["motion", "position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["motion", "person"], name="motion_author_unique"),
+            models.UniqueConstraint(fields=["motion", "person"], name="motion_author_unique",
+                                    condition=LIVE),
             models.UniqueConstraint(fields=["motion", "position"],
-                                    name="motion_author_position_unique"),
+                                    name="motion_author_position_unique",
+                                    condition=LIVE),
         ]
 
     def __str__(self):
@@ -84,7 +86,8 @@ class MotionProposal(RegisterModel):
         verbose_name_plural = _("proposals")
         ordering = ["motion", "number", "created", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["motion", "number"], name="motion_proposal_unique"),
+            models.UniqueConstraint(fields=["motion", "number"], name="motion_proposal_unique",
+                                    condition=LIVE),
             models.CheckConstraint(condition=~Q(text=""), name="motion_proposal_text_required"),
         ]
 

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .base import RegisterModel
+from .base import LIVE, RegisterModel
 
 
 class Municipality(RegisterModel):
@@ -141,7 +141,8 @@ class PersonNameVariant(RegisterModel):
         verbose_name_plural = _("name variants")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["person", "name"], name="name_variant_unique"),
+            models.UniqueConstraint(fields=["person", "name"], name="name_variant_unique",
+                                    condition=LIVE),
         ]
 
     def __str__(self):
@@ -168,7 +169,8 @@ class PersonRole(RegisterModel):
         ordering = ["person__name", "title", "id"]
         constraints = [
             models.UniqueConstraint(fields=["person", "organisation", "title"],
-                                    name="person_role_unique", nulls_distinct=False),
+                                    name="person_role_unique",
+                                    condition=LIVE, nulls_distinct=False),
         ]
 
     def __str__(self):
@@ -190,7 +192,8 @@ class PartyAffiliation(RegisterModel):
         verbose_name_plural = _("party affiliations")
         ordering = ["person", "party", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["person", "party"], name="party_affiliation_unique"),
+            models.UniqueConstraint(fields=["person", "party"], name="party_affiliation_unique",
+                                    condition=LIVE),
         ]
 
     def __str__(self):

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .base import RegisterModel
+from .base import LIVE, RegisterModel
 from .cases import Case
 from .documents import Document
 from .motions import Motion
@@ -103,7 +103,8 @@ class ConsultedBody(RegisterModel):
         ordering = ["referral", "created", "id"]
         constraints = [
             models.UniqueConstraint(fields=["referral", "organisation"],
-                                    name="consulted_body_unique"),
+                                    name="consulted_body_unique",
+                                    condition=LIVE),
             models.CheckConstraint(condition=Q(organisation__isnull=False) | ~Q(name_as_written=""),
                                    name="consulted_body_named",
                 violation_error_message=_(
