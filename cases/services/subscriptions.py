@@ -51,11 +51,20 @@ def _save(subscription: Subscription, relations: dict) -> Subscription:
 def create_subscription(*, token=None, organisations=(), municipalities=(),
                         **values) -> tuple[Subscription, str]:
     """A new subscription and its secret (shown to the caller once, never again)."""
-    secret = new_secret()
-    subscription = Subscription(token=token, secret=secret,
-                                **{k: v for k, v in values.items() if k in FIELDS})
-    _save(subscription, {"organisations": organisations, "municipalities": municipalities})
+    subscription = Subscription(token=token, **{k: v for k, v in values.items()
+                                                if k in FIELDS})
+    secret = add_subscription(subscription=subscription, organisations=organisations,
+                              municipalities=municipalities)
     return subscription, secret
+
+
+@transaction.atomic
+def add_subscription(*, subscription: Subscription, organisations=(),
+                     municipalities=()) -> str:
+    """Save a new subscription built elsewhere (the admin's form); return its secret."""
+    subscription.secret = new_secret()
+    _save(subscription, {"organisations": organisations, "municipalities": municipalities})
+    return subscription.secret
 
 
 @transaction.atomic
