@@ -40,3 +40,14 @@ def deliver_webhook(context, delivery_id: int) -> None:
     retry_at = deliveries.attempt(delivery_id=delivery_id, attempt=context.job.attempts + 1)
     if retry_at is not None:
         raise RetryLater(retry_at)
+
+
+@app.periodic(cron="*/5 * * * *")
+@app.task(name="cases.retry_stalled_jobs", queue="webhooks",
+          queueing_lock="retry_stalled_jobs", pass_context=True)
+async def retry_stalled_jobs(context, timestamp: int) -> None:
+    """Put back the jobs of a worker that died mid-job (no heartbeat for 30 s): a delivery
+    left "doing" would otherwise hold back every later delivery of its record for good."""
+    manager = context.app.job_manager
+    for job in await manager.get_stalled_jobs():
+        await manager.retry_job(job)

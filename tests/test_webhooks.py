@@ -255,6 +255,12 @@ def live(transactional_db, webhook_settings, receiver):
     shared["CONN_MAX_AGE"] = kept
 
 
+def superuser() -> User:
+    """A superuser to sign in with force_login (no password: hashing one takes a second)."""
+    return User.objects.create(username=f"registrator{User.objects.count()}",
+                               is_staff=True, is_superuser=True)
+
+
 def writer() -> tuple[APIClient, m.ApiToken]:
     token, key = issue_token(name=f"System {m.ApiToken.objects.count() + 1}", can_write=True)
     client = APIClient()
@@ -318,7 +324,7 @@ def test_a_thousand_changes_through_the_api_and_the_admin_arrive_signed_once_eac
     client, _token = writer()
     _, secret = subscribe(client, receiver, "all")
     key = client._credentials["HTTP_AUTHORIZATION"]
-    superuser = User.objects.create_superuser("registrator", password="x-" * 8)
+    registrator = superuser()
     events_before = m.Event.objects.count()
     audit_before = m.AuditEntry.objects.count()
     etags, urls = {}, {}
@@ -342,7 +348,7 @@ def test_a_thousand_changes_through_the_api_and_the_admin_arrive_signed_once_eac
 
     def admin_edits(lane):
         admin = APIClient()
-        admin.force_login(superuser)
+        admin.force_login(registrator)
         try:
             for i in range(lane * 25, lane * 25 + 25):
                 path = f"/admin/cases/activity/{urls[i].rstrip('/').rsplit('/', 1)[1]}/change/"
@@ -484,9 +490,9 @@ def test_a_failing_receiver_gets_retries_in_order_per_record_and_holds_back_noth
 
 def test_a_rolled_back_change_emits_nothing_and_a_committed_one_defers_atomically(live):
     receiver = live
+    case, board = case_and_board()
     client, _ = writer()
     subscribe(client, receiver, "atomic")
-    case, board = case_and_board()
     jobs = "SELECT count(*) FROM procrastinate_jobs"
 
     def jobs_seen_from_outside():
@@ -516,9 +522,9 @@ def test_a_rolled_back_change_emits_nothing_and_a_committed_one_defers_atomicall
 
 def test_a_confidential_case_s_messages_carry_no_protected_value(live):
     receiver = live
+    _, ks = case_and_board()
     client, _ = writer()
     _, secret = subscribe(client, receiver, "confidential")
-    _, ks = case_and_board()
     with acting_as(Actor(label="registrator", via="admin")):
         case = register_case(
             registering_organisation=ks, year=2026, municipality=ks.municipality,
@@ -613,7 +619,7 @@ def test_callbacks_to_internal_addresses_or_plain_http_are_refused_at_save(setti
     assert response.status_code == 400, response.content
     assert response.json()["invalid_params"][0]["name"] == "callback_url"
     admin = APIClient()
-    admin.force_login(User.objects.create_superuser("registrator", password="x-" * 8))
+    admin.force_login(superuser())
     page = admin.post("/admin/cases/subscription/add/", {"name": "x", "callback_url": url})
     assert page.status_code == 200 and b"errorlist" in page.content
     assert not m.Subscription.objects.exists()
@@ -621,9 +627,9 @@ def test_callbacks_to_internal_addresses_or_plain_http_are_refused_at_save(setti
 
 @pytest.mark.django_db
 def test_the_address_is_checked_again_when_delivering(webhook_settings, receiver):
+    case, board = case_and_board()
     client, _ = writer()
     subscribe(client, receiver, "rebinding")
-    case, board = case_and_board()
     m.Activity.objects.create(case=case, type="other", organisation=board)
     delivery = m.Delivery.objects.get(subscription__name="rebinding")
     webhook_settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
@@ -639,9 +645,9 @@ def test_the_address_is_checked_again_when_delivering(webhook_settings, receiver
 
 def test_rotation_signs_with_both_secrets_during_the_grace_period_then_the_new_only(live):
     receiver = live
+    case, board = case_and_board()
     client, _ = writer()
     subscription_id, old = subscribe(client, receiver, "rotating")
-    case, board = case_and_board()
 
     def change_and_receive():
         count = len(receiver.delivered("rotating"))
@@ -674,10 +680,10 @@ def test_a_final_failure_is_marked_mailed_and_can_be_sent_again(live, webhook_se
     receiver = live
     webhook_settings.WEBHOOK_MAX_ATTEMPTS = 3
     webhook_settings.WEBHOOK_RETRY_BASE_SECONDS = 0.05
+    case, board = case_and_board()
     client, _ = writer()
     subscription_id, secret = subscribe(client, receiver, "broken")
     receiver.answers["broken"] = lambda body: 500
-    case, board = case_and_board()
     first = m.Activity.objects.create(case=case, type="other", organisation=board)
     second = m.Activity.objects.create(case=case, type="other", organisation=board)
     failed = wait_for(lambda: list(m.Delivery.objects.filter(
@@ -692,7 +698,7 @@ def test_a_final_failure_is_marked_mailed_and_can_be_sent_again(live, webhook_se
         failed[1].event_id) in mail.outbox[0].body
     # The admin lists the failures.
     admin = APIClient()
-    admin.force_login(User.objects.create_superuser("registrator", password="x-" * 8))
+    admin.force_login(superuser())
     listing = admin.get("/admin/cases/delivery/", {"status__exact": "failed"})
     assert listing.status_code == 200 and listing.content.count(b"broken") >= 2
     receiver.answers["broken"] = lambda body: 200

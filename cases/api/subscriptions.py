@@ -28,11 +28,16 @@ from .problems import ProblemAutoSchema
 
 
 class IsWritingClient(permissions.BasePermission):
+    """Any token reads its own subscriptions (none, for a token that may not write); only a
+    token with the write scope makes or changes them."""
+
     message = "Webhook subscriptions are managed with an API token that has the write scope."
 
     def has_permission(self, request, view):
         token = token_of(request)
-        return token is not None and token.can_write
+        if token is None:
+            return False
+        return token.can_write or request.method in permissions.SAFE_METHODS
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
