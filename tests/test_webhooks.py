@@ -717,3 +717,33 @@ def test_a_final_failure_is_marked_mailed_and_can_be_sent_again(live, webhook_se
     log = client.get(f"/api/v1/subscriptions/{subscription_id}/deliveries/").json()
     assert {len(d["attempt_log"]) for d in log} == {4}
     assert {d["status"] for d in log} == {"delivered"}
+
+
+# --- the runtime role and procrastinate's schema -----------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_runtime_role_may_use_every_procrastinate_table_sequence_and_function():
+    """The worker and the web (which defers jobs) run as the runtime role; procrastinate's
+    schema is created by `migrate` as the owner, which grants the runtime role its rights."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, pg_has_role(current_user, 'caseregister_owner', "
+                       "'USAGE')")
+        role, is_owner = cursor.fetchone()
+        assert not is_owner, role
+        cursor.execute("""
+            SELECT c.relname, c.relkind,
+                   CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, 'USAGE')
+                        ELSE has_table_privilege(c.oid, 'SELECT,INSERT,UPDATE,DELETE') END
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relname LIKE 'procrastinate%%'
+               AND c.relkind IN ('r', 'S')""")
+        relations = cursor.fetchall()
+        cursor.execute("""
+            SELECT p.proname, has_function_privilege(p.oid, 'EXECUTE') FROM pg_proc p
+              JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = 'public' AND p.proname LIKE 'procrastinate%%'""")
+        functions = cursor.fetchall()
+    assert {kind for _, kind, _ in relations} == {"r", "S"} and len(functions) > 10
+    assert [name for name, _, allowed in relations if not allowed] == []
+    assert [name for name, allowed in functions if not allowed] == []

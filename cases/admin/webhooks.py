@@ -143,6 +143,28 @@ class DeliveryAdmin(admin.ModelAdmin):
                           % {"count": count})
 
 
+@admin.register(DeliveryAttempt)
+class DeliveryAttemptAdmin(admin.ModelAdmin):
+    """The delivery log across all deliveries, read-only (each delivery shows its own)."""
+
+    list_display = ("attempted_at", "delivery", "status_code", "error", "duration_ms")
+    list_filter = ("status_code",)
+    list_select_related = ("delivery__subscription", "delivery__event")
+    search_fields = ("=delivery__event__record_id", "error")
+    date_hierarchy = "attempted_at"
+    fields = readonly_fields = ("delivery", "attempted_at", "status_code", "error",
+                                "duration_ms")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     """Every change announced, read-only: the outbox the deliveries come from."""
