@@ -92,6 +92,10 @@ def planted():
         municipality=ks.municipality).first()
     person = m.Person.objects.order_by("name").first()
     public_case = m.Case.objects.filter(confidential=False).order_by("created").first()
+    # Another system subscribes to every change: each save below is also a webhook delivery,
+    # whose admin pages (the message) are walked too.
+    subscription = m.Subscription.objects.create(
+        name="E-arkiv", secret="whsec_" + "A" * 44, callback_url="https://e-arkiv.example.se/")
     with acting_as(Actor(label="registrator", via="admin")):
         case = register_case(
             registering_organisation=ks, year=DOCUMENT_DATE.year, municipality=ks.municipality,
@@ -146,6 +150,9 @@ def planted():
                                   type=m.LinkType.PART_OF, target_type=_content_type(case),
                                   target_id=case.pk),
         ]
+    m.DeliveryAttempt.objects.create(
+        delivery=subscription.deliveries.filter(event__case_id=case.pk).first(),
+        status_code=500, error="HTTP 500")
     public_record = m.Case.objects.filter(confidential=False).exclude(
         pk=public_case.pk).order_by("created").first()
     start = DOCUMENT_TEXT.index(QUOTE)

@@ -554,7 +554,9 @@ def test_a_confidential_case_s_messages_carry_no_protected_value(live):
     assert update["url"] == f"https://diarium.example.se/api/v1/cases/{case.pk}/"
     voided = by_type["se.caseregister.document-attachment.voided"]
     assert voided["data"]["collection"] == "document-attachments"
-    assert voided["data"]["part_of"] == [{"collection": "documents"}]
+    assert voided["data"]["part_of"] == [{
+        "collection": "documents", "id": str(document.pk),
+        "url": f"https://diarium.example.se/api/v1/documents/{document.pk}/"}]
     assert voided["data"]["case"]["id"] == str(case.pk)
     parent = [message for message in messages if message["subject"] == str(document.pk)
               and message["type"] == "se.caseregister.document.updated"]

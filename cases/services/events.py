@@ -99,10 +99,11 @@ class _Rows:
 
 
 def _scope(model, values: dict):
-    """(case id, collections, organisation ids, municipality ids) of a record: what
+    """(case id, collections, wholes, organisation ids, municipality ids) of a record: what
     subscriptions filter on, from the record, the records it hangs off
     (``confidentiality.PARENTS``: a signatory's document, that document's case) and its
-    case. Collections: the record's own and those of the records it is a part of."""
+    case. Collections: the record's own and those of the records it is a part of (the
+    wholes: collection, id and URL of each)."""
     from cases.services.voiding import part_of
 
     rows = _Rows(model, values)
@@ -117,12 +118,14 @@ def _scope(model, values: dict):
                 chain.append(parent)
                 frontier.append(parent)
     case_id = next((v.get("id") for owner, v in chain if owner is Case), None)
-    collections = [collection_of(model)]
+    collections, wholes = [collection_of(model)], []
     part, part_values = model, values
     while (field := part_of(part)) is not None and part_values.get(field.attname):
-        part, part_values = field.related_model, rows.get(field.related_model,
-                                                          part_values[field.attname])
+        whole_id = part_values[field.attname]
+        part, part_values = field.related_model, rows.get(field.related_model, whole_id)
         collections.append(collection_of(part))
+        wholes.append({"collection": collections[-1], "id": str(whole_id),
+                       "url": record_url(part, whole_id)})
     organisations, municipalities = set(), set()
     if model is Organisation:
         organisations.add(values["id"])
@@ -139,7 +142,8 @@ def _scope(model, values: dict):
     if organisations:
         municipalities |= set(Organisation._base_manager.filter(
             pk__in=organisations).values_list("municipality_id", flat=True)) - {None}
-    return (case_id, collections, sorted({uuid.UUID(str(pk)) for pk in organisations}, key=str),
+    return (case_id, collections, wholes,
+            sorted({uuid.UUID(str(pk)) for pk in organisations}, key=str),
             sorted({uuid.UUID(str(pk)) for pk in municipalities}, key=str))
 
 
@@ -168,7 +172,7 @@ def emit(entry, *, instance=None) -> Event:
     model = entry.content_type.model_class()
     action = ACTIONS[entry.action]
     values = _values(model, entry.object_id, instance, entry.after)
-    case_id, collections, organisations, municipalities = _scope(model, values)
+    case_id, collections, wholes, organisations, municipalities = _scope(model, values)
     event_id = uuid.uuid4()
     kind = _kebab(model.__name__)
     changed = _changed(model, action, entry.before, entry.after)
@@ -177,7 +181,7 @@ def emit(entry, *, instance=None) -> Event:
         "collection": collections[0],
         "action": str(action),
         "url": record_url(model, entry.object_id),
-        "part_of": [{"collection": name} for name in collections[1:]],
+        "part_of": wholes,
         "case": None if case_id is None else {"id": str(case_id),
                                               "url": record_url(Case, case_id)},
         "changed_fields": changed,
