@@ -29,8 +29,11 @@ class Event(models.Model):
 
     id = models.UUIDField(_("id"), primary_key=True, default=uuid.uuid4, editable=False)
     occurred_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
-    audit_entry = models.OneToOneField("cases.AuditEntry", on_delete=models.PROTECT,
-                                       related_name="event", verbose_name=_("audit entry"))
+    # No database constraint: the audit trail's own trigger, not a foreign key, is what
+    # refuses to empty it (and an event never outlives its entry: both are append-only).
+    audit_entry = models.OneToOneField("cases.AuditEntry", on_delete=models.DO_NOTHING,
+                                       db_constraint=False, related_name="event",
+                                       verbose_name=_("audit entry"))
     type = models.CharField(_("event type"), max_length=100)
     action = models.CharField(_("action"), max_length=10, choices=EventAction.choices)
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+",
