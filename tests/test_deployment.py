@@ -24,13 +24,23 @@ DB_INIT = (ROOT / "docker-db-init.sh").read_text()
 
 def test_compose_has_the_web_service_its_database_and_a_one_off_migration():
     services = COMPOSE["services"]
-    assert set(services) == {"web", "db", "migrate", "proxy"}
+    assert set(services) == {"web", "db", "migrate", "proxy", "worker"}
     assert services["web"]["build"] == services["migrate"]["build"] == "."
     # The web starts once the schema is migrated; the migration once the database answers.
     assert services["web"]["depends_on"]["migrate"] == {
         "condition": "service_completed_successfully"}
     assert services["migrate"]["depends_on"]["db"] == {"condition": "service_healthy"}
     assert services["migrate"]["command"] == ["migrate"]
+
+
+def test_compose_runs_the_worker_as_the_runtime_role_once_migrated():
+    worker, web = COMPOSE["services"]["worker"], COMPOSE["services"]["web"]
+    assert worker["command"][:4] == ["python", "manage.py", "procrastinate", "worker"]
+    assert worker["build"] == "."
+    assert worker["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert worker["environment"]["DATABASE_URL"] == web["environment"]["DATABASE_URL"]
+    assert "DATABASE_OWNER_URL" not in worker["environment"]
+    assert set(worker["environment"]) <= set(settings.ENVIRONMENT_VARIABLES)
 
 
 def test_compose_reaches_gunicorn_only_through_the_buffering_proxy():

@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (registers models)
     collaboration,
     organisations,
     sources,
+    webhooks,
 )
 from .base import autocomplete_view
 

@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from .registry import resource_for
 from .search import SearchView
+from .subscriptions import SubscriptionViewSet
 from .views import VIEWSETS
 
 app_name = "api"
@@ -12,6 +13,7 @@ router = DefaultRouter()
 for viewset in VIEWSETS:
     resource = resource_for(viewset.model)
     router.register(resource.collection, viewset, basename=resource.basename)
+router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 
 urlpatterns = [
     path("search/", SearchView.as_view(), name="search"),

@@ -133,7 +133,7 @@ def version_field():
 class Migration(migrations.Migration):
     """Record versions for If-Match and the admin's stale-form check."""
 
-    dependencies = [("cases", "0018_sync_restamp_withheld")]
+    dependencies = [("cases", "0019_webhooks")]
     operations = [
         *(migrations.AddField(model_name=table, name="version", field=version_field())
           for table in TABLES),

@@ -29,6 +29,14 @@ from .organisations import (
 )
 from .referrals import ConsultedBody, Referral, ReferralResponse, ResponsePosition, ResponseStatus
 from .search import SearchEntry, SearchWord
+from .webhooks import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Event,
+    EventAction,
+    Subscription,
+)
 
 __all__ = [
     "ApiToken", "AuditAction", "AuditEntry",
@@ -40,4 +48,5 @@ __all__ = [
     "OrganisationType", "Party", "PartyAffiliation", "Person", "PersonNameVariant", "PersonRole",
     "Provenance", "Referral", "ReferralResponse", "RegisterModel", "RegistrationNumber",
     "ResponsePosition", "ResponseStatus", "SearchEntry", "SearchWord", "Sector", "TimestampedModel",
+    "Delivery", "DeliveryAttempt", "DeliveryStatus", "Event", "EventAction", "Subscription",
 ]

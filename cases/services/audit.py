@@ -13,6 +13,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from cases.context import current_actor
 from cases.models import AuditAction, AuditEntry, RegisterModel
+from cases.services import events
 
 # Kept with every snapshot, but no change by themselves (the version follows the others).
 COUNTERS = frozenset({"modified", "version"})
@@ -51,16 +52,21 @@ def after_save(instance, created: bool) -> None:
         if {k: v for k, v in before.items() if k not in COUNTERS} == {
                 k: v for k, v in after.items() if k not in COUNTERS}:
             return  # saved without a change
-    _entry(action, ContentType.objects.get_for_model(instance), instance.pk, before, after)
+    _entry(action, ContentType.objects.get_for_model(instance), instance.pk, before, after,
+           instance=instance)
 
 
-def _entry(action, content_type, object_id, before, after) -> AuditEntry:
+def _entry(action, content_type, object_id, before, after, instance=None) -> AuditEntry:
+    """The audit entry of a change and its event (``cases.services.events``), in the
+    change's transaction: every recorded change is announced once, or not at all."""
     actor = current_actor()
-    return AuditEntry.objects.create(
+    entry = AuditEntry.objects.create(
         action=action, via=actor.via, actor=actor.label, user_id=actor.user_id,
         token_id=actor.token_id, request_id=actor.request_id,
         content_type=content_type, object_id=object_id, before=before, after=after,
     )
+    events.emit(entry, instance=instance)
+    return entry
 
 
 def record_parts_change(*, parent_model, parent_id, relation: str, before: list[str],

@@ -6,6 +6,8 @@ number of a case, an attachment of a document, a point of a decision ...) is als
 of that record: its audit trail gets an update naming the part removed.
 """
 
+from functools import cache
+
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -16,6 +18,7 @@ from cases.services.audit import record_parts_change
 from cases.services.records import locked
 
 
+@cache
 def part_of(model) -> models.ForeignKey | None:
     """The foreign key from ``model`` to the record it is a part of, or None for a record
     in its own right.
