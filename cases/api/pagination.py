@@ -69,9 +69,9 @@ SYNC_DESCRIPTION = (
 TOMBSTONE_SCHEMA = {
     "type": "object",
     "title": "Tombstone",
-    "description": "A voided record, listed only in a sync feed (sync_token) or when "
-                   "modified_since is given: its content is gone from the register's public "
-                   "lists; fetch it by url for the reason.",
+    "description": "A voided record, listed only in a collection's change feed "
+                   "(`/changes/`): its content is gone from the register's public lists; "
+                   "fetch it by url for the reason.",
     "required": ["id", "url", "voided", "voided_at", "modified"],
     "properties": {
         "id": {"type": "string", "format": "uuid", "description": "Id of the voided record."},
@@ -82,6 +82,10 @@ TOMBSTONE_SCHEMA = {
                      "description": "Last change (when it was voided, or later)."},
     },
 }
+
+
+# One component for every feed (cases.api.schema adds it): one Tombstone type in clients.
+TOMBSTONE_REF = {"$ref": "#/components/schemas/Tombstone"}
 
 
 class InvalidCursor(ValueError):
@@ -291,22 +295,28 @@ class KeysetPagination(BasePagination):
         return replace_query_param(self.request.build_absolute_uri(), "cursor", self.next_cursor)
 
     def get_paginated_response_schema(self, schema):
-        schema = {**schema, "items": {"oneOf": [schema["items"], TOMBSTONE_SCHEMA]}}
+        """A plain list: records only (voided records are left out of it)."""
+        return self._page_schema(schema, feed=False)
+
+    @staticmethod
+    def _page_schema(schema, feed: bool) -> dict:
+        properties = {
+            "count": {"type": "integer", "example": 123,
+                      "description": f"Number of matching records, counted up to "
+                                     f"{COUNT_LIMIT}; see count_is_exact."},
+            "count_is_exact": {"type": "boolean",
+                               "description": f"False when more than {COUNT_LIMIT} records "
+                                              "match: count is then a lower bound."},
+            "next": {"type": "string", "nullable": True, "format": "uri",
+                     "description": "The next page, or null on the last page."},
+        }
+        if feed:
+            properties[SYNC_PARAMETER] = SYNC_TOKEN_SCHEMA
+            schema = {**schema, "items": {"oneOf": [schema["items"], TOMBSTONE_REF]}}
         return {
             "type": "object",
             "required": ["count", "count_is_exact", "next", "results"],
-            "properties": {
-                "count": {"type": "integer", "example": 123,
-                          "description": f"Number of matching records, counted up to "
-                                         f"{COUNT_LIMIT}; see count_is_exact."},
-                "count_is_exact": {"type": "boolean",
-                                   "description": f"False when more than {COUNT_LIMIT} records "
-                                                  "match: count is then a lower bound."},
-                "next": {"type": "string", "nullable": True, "format": "uri",
-                         "description": "The next page, or null on the last page."},
-                SYNC_PARAMETER: SYNC_TOKEN_SCHEMA,
-                "results": schema,
-            },
+            "properties": {**properties, "results": schema},
         }
 
     def get_schema_operation_parameters(self, view):
@@ -314,12 +324,27 @@ class KeysetPagination(BasePagination):
             {"name": "cursor", "required": False, "in": "query",
              "description": "Opaque position from a previous page's `next` link.",
              "schema": {"type": "string"}},
-            {"name": SYNC_PARAMETER, "required": False, "in": "query",
-             "description": SYNC_DESCRIPTION,
-             "schema": {"type": "string", "pattern": SYNC_TOKEN_PATTERN}},
             {"name": "page_size", "required": False, "in": "query",
              "description": f"Records per page, 1–{MAX_PAGE_SIZE} (default "
                             f"{DEFAULT_PAGE_SIZE}).",
              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
                         "default": DEFAULT_PAGE_SIZE}},
         ]
+
+
+class FeedPagination(KeysetPagination):
+    """The change feed's pages (``/<collection>/changes/``): the same keyset pages, with
+    voided records as tombstones and, with ``sync_token``, a resume point.
+
+    A separate operation from the plain list because an OpenAPI operation has one response
+    schema: typed as record-or-tombstone, every list result would be a union that generated
+    clients make their users narrow, though a plain list never holds a tombstone."""
+
+    def get_paginated_response_schema(self, schema):
+        return self._page_schema(schema, feed=True)
+
+    def get_schema_operation_parameters(self, view):
+        cursor, size = super().get_schema_operation_parameters(view)
+        return [cursor, {"name": SYNC_PARAMETER, "required": False, "in": "query",
+                         "description": SYNC_DESCRIPTION,
+                         "schema": {"type": "string", "pattern": SYNC_TOKEN_PATTERN}}, size]

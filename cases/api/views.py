@@ -25,6 +25,7 @@ from .access import is_cleared
 from .pagination import (
     SYNC_PARAMETER,
     SYNC_POSITION,
+    FeedPagination,
     InvalidCursor,
     KeysetPagination,
     decode_cursor,
@@ -33,11 +34,13 @@ from .pagination import (
 )
 from .problems import InvalidParameters, ProblemAutoSchema
 from .registry import resource_for
-from .schema import expandable_paths
+from .schema import english_names, expandable_paths
 from .serializers import LinkSerializer, RecordReferenceSerializer
 from .writes import HistoryMixin, WritableMixin, write_schema
 
 LIST_PARAMETERS = {"cursor", "page_size", "ordering", "expand", SYNC_PARAMETER}
+# The plain list and the change feed (``/<collection>/changes/``): one query, two schemas.
+LISTS = ("list", "changes")
 DETAIL_PARAMETERS = {"expand"}
 
 
@@ -79,6 +82,12 @@ class RegisterAutoSchema(ProblemAutoSchema):
             auths.append({})
         return auths
 
+    def get_paginated_name(self, serializer_name: str) -> str:
+        """The change feed's pages are their own component (records or tombstones)."""
+        if getattr(self.view, "action", None) == "changes":
+            return f"Paginated{serializer_name}ChangeList"
+        return super().get_paginated_name(serializer_name)
+
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
         optional = {name for name, field in force_instance(serializer).fields.items()
@@ -117,10 +126,12 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
 
     @property
     def tombstones(self) -> bool:
-        """Voided records come as tombstones in a sync feed, and with modified_since."""
+        """Voided records come as tombstones in the change feed; in the plain list too when
+        it is asked as the feed was before it had its own path (sync_token, modified_since),
+        so that mirrors written then keep working."""
         params = self.request.query_params
-        return self.action == "list" and (SYNC_PARAMETER in params
-                                          or bool(params.get("modified_since")))
+        return self.action == "changes" or self.action == "list" and (
+            SYNC_PARAMETER in params or bool(params.get("modified_since")))
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -130,11 +141,11 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
             return  # dispatch answers 405 with Allow: the parameters do not matter
         self.expand_tree, self.prefetch = self._check_parameters(request)
         self.layout = (rows.layout_for(self.get_serializer_class(), self.expand_tree)
-                       if self.action in ("list", "retrieve") else None)
+                       if self.action in (*LISTS, "retrieve") else None)
 
     def get_queryset(self):
         queryset = self.model.objects.all()
-        if self.action == "list" and not self.tombstones:
+        if self.action in LISTS and not self.tombstones:
             queryset = queryset.filter(voided_at__isnull=True)
         if getattr(self, "layout", None) is not None:
             return queryset  # rendered from rows, which load what they show
@@ -143,7 +154,7 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
             expand.briefs(self.resource.full, getattr(self, "expand_tree", {})))
         if joined:  # (with no arguments select_related would join every foreign key)
             queryset = queryset.select_related(*joined).defer(*unread)
-        if self.action != "list":  # (a list's page: pagination.page_rows)
+        if self.action not in LISTS:  # (a list's page: pagination.page_rows)
             queryset = annotate_withheld_joined(queryset)  # what is withheld, in one query
         return queryset.prefetch_related(*prefetched)
 
@@ -167,7 +178,7 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
     def filter_queryset(self, queryset):
         # Only lists filter: any other action refuses filter parameters (_check_parameters),
         # so building a filterset for it (a millisecond or two) would change nothing.
-        if self.action != "list":
+        if self.action not in LISTS:
             return queryset
         return super().filter_queryset(queryset)
 
@@ -179,7 +190,7 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
         """Validate every query parameter at once; 400 lists all that are wrong."""
         params = request.query_params
         problems: dict[str, list[str]] = {}
-        if self.action == "list":
+        if self.action in LISTS:
             allowed = LIST_PARAMETERS | set(self.filterset_class.base_filters)
             # Kept for the filter backend, which filters with it (ValidatedFilterBackend).
             self.validated_filterset = self.filterset_class(
@@ -238,6 +249,11 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
             raise InvalidParameters(problems)
         return tree, lookups
 
+    @action(detail=False, methods=["get"], pagination_class=FeedPagination)
+    def changes(self, request):
+        """The change feed: the list with voided records as tombstones (see collection())."""
+        return self.list(request)
+
     @extend_schema(responses=DirectedLinkSerializer(many=True),
                    summary="Links from and to this record",
                    description="Every typed link with this record as source or target.")
@@ -283,9 +299,12 @@ class CaseViewSetBase(RegisterViewSet):
 
 def collection(model, filterset, ordering=("created", "modified"), base=RegisterViewSet,
                examples=(), write=None, writable=WritableMixin):
-    """Build the viewset of a collection (writable when given a write serializer)."""
+    """Build the viewset of a collection (writable when given a write serializer). Its
+    summaries use the model's English names (the API speaks English; verbose names are read
+    in the admin's Swedish)."""
     resource = resource_for(model)
-    label = model._meta.verbose_name_plural
+    singular, label, article = english_names(model)
+    name = resource.collection.replace("-", "_")
     attrs = {"model": model, "filterset_class": filterset, "ordering_fields": ordering,
              "__doc__": f"{label.capitalize()} in the register."}
     bases = (base,)
@@ -299,16 +318,23 @@ def collection(model, filterset, ordering=("created", "modified"), base=Register
         list=extend_schema(summary=f"List {label}",
                            parameters=[expand_parameter(viewset), ordering_parameter(viewset),
                                        *examples],
-                           description=f"{label.capitalize()}, filtered, in keyset pages. "
-                                       "With sync_token, the sync feed for mirrors: changes "
-                                       "in commit order, voided records as tombstones, and a "
-                                       "sync_token to resume from on the last page. With "
-                                       "modified_since (a filter, not a resume point: it can "
-                                       "miss late commits), voided records are included as "
-                                       "tombstones too."),
-        retrieve=extend_schema(summary=f"One {model._meta.verbose_name}",
+                           description=f"{label.capitalize()}, filtered, in keyset pages; "
+                                       "voided records are left out. A mirror follows "
+                                       f"`{name}_changes` (`/changes/`) instead, which lists "
+                                       "voided records as tombstones."),
+        changes=extend_schema(
+            summary=f"Change feed of {label}", operation_id=f"{name}_changes",
+            responses=resource.full(many=True),
+            parameters=[expand_parameter(viewset), ordering_parameter(viewset), *examples],
+            description=f"{label.capitalize()} for mirrors: the list's records and filters, "
+                        "with voided records as tombstones. With sync_token, the sync feed: "
+                        "changes in commit order, and a sync_token to resume from on the last "
+                        "page. modified_since is a filter, not a resume point: it can miss "
+                        "late commits. (The list answers the same to sync_token and "
+                        "modified_since, as it did before the feed had its own path.)"),
+        retrieve=extend_schema(summary=f"One {singular}",
                                parameters=[expand_parameter(viewset)]),
-        links=extend_schema(operation_id=f"{resource.collection.replace('-', '_')}_links"),
+        links=extend_schema(operation_id=f"{name}_links"),
     )(viewset)
 
 
