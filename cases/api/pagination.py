@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections, models
 from django.db.models import BigIntegerField, F, Func, Q, UUIDField, Value
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan
+from django.utils.translation import gettext
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -108,7 +109,8 @@ def decode_cursor(cursor: str, model_field) -> tuple:
         value = None if raw_value is None else model_field.to_python(raw_value)
         return value, uuid.UUID(str(raw_pk))
     except (ValueError, TypeError, DjangoValidationError) as exc:
-        raise InvalidCursor("Not a cursor returned by this API for this ordering.") from exc
+        raise InvalidCursor(gettext(
+            "Not a cursor returned by this API for this ordering.")) from exc
 
 
 class SyncPosition(models.CharField):
@@ -134,8 +136,8 @@ def sync_token(raw) -> int | None:
         return None
     if not (isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 19
             and int(raw) <= SYNC_TOKEN_MAX):
-        raise ValueError("Not a sync token: give the sync_token of your last walk's final "
-                         "page, or 0 for a first walk.")
+        raise ValueError(gettext("Not a sync token: give the sync_token of your last walk's "
+                                 "final page, or 0 for a first walk."))
     return int(raw)
 
 
@@ -148,12 +150,17 @@ def commit_horizon(alias: str) -> tuple[int, int]:
         return cursor.fetchone()
 
 
+class PageSizeOutOfRange(ValueError):
+    """A whole number of records per page, but not one served."""
+
+
 def page_size(raw) -> int:
     if raw in (None, ""):
         return DEFAULT_PAGE_SIZE
     size = int(raw)
     if not 1 <= size <= MAX_PAGE_SIZE:
-        raise ValueError(f"Must be between 1 and {MAX_PAGE_SIZE}.")
+        raise PageSizeOutOfRange(gettext("Must be between 1 and %(max)s.") % {
+            "max": MAX_PAGE_SIZE})
     return size
 
 
@@ -252,9 +259,9 @@ class KeysetPagination(BasePagination):
             # or above the token (seen next time), never below it and unread.
             self.token, horizon = commit_horizon(queryset.db)
             if self.resume > horizon:
-                raise InvalidParameters({SYNC_PARAMETER: [
+                raise InvalidParameters({SYNC_PARAMETER: [gettext(
                     "This database never handed out this token (was it restored from a "
-                    "backup?): rebuild the mirror from sync_token=0."]})
+                    "backup?): rebuild the mirror from sync_token=0.")]})
         stamp = ChangeXid()
         queryset = queryset.filter(GreaterThanOrEqual(stamp, self.resume))
         self.count = queryset.order_by().values("pk")[:COUNT_LIMIT + 1].count()

@@ -3,6 +3,7 @@
 import functools
 
 from django.conf import settings
+from django.utils.translation import gettext
 from drf_spectacular.plumbing import force_instance
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -28,6 +29,7 @@ from .pagination import (
     FeedPagination,
     InvalidCursor,
     KeysetPagination,
+    PageSizeOutOfRange,
     decode_cursor,
     page_size,
     sync_token,
@@ -202,24 +204,28 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
             ordering = params.get("ordering")
             if ordering and ordering.lstrip("-") not in self.ordering_fields:
                 choices = ", ".join(self.ordering_fields)
-                problems["ordering"] = [f"Order by one of {choices}, with - for descending."]
+                problems["ordering"] = [gettext(
+                    "Order by one of %(choices)s, with - for descending.") % {
+                        "choices": choices}]
             try:
                 syncing = sync_token(params.get(SYNC_PARAMETER)) is not None
             except ValueError as exc:
                 syncing = True
                 problems[SYNC_PARAMETER] = [str(exc)]
             if syncing and ordering is not None:
-                problems["ordering"] = ["A sync feed comes in commit order: leave out ordering."]
+                problems["ordering"] = [gettext(
+                    "A sync feed comes in commit order: leave out ordering.")]
             try:
                 page_size(params.get("page_size"))
             except ValueError as exc:
-                problems["page_size"] = [str(exc) if "between" in str(exc)
-                                         else "Must be a whole number."]
+                problems["page_size"] = [str(exc) if isinstance(exc, PageSizeOutOfRange)
+                                         else gettext("Must be a whole number.")]
             field, _ = self.ordering_for(request)
             if params.get("cursor") and syncing:
                 try:
                     if decode_cursor(params["cursor"], SYNC_POSITION)[0] is None:
-                        raise InvalidCursor("Not a cursor returned by this API's sync feed.")
+                        raise InvalidCursor(gettext(
+                            "Not a cursor returned by this API's sync feed."))
                 except InvalidCursor as exc:
                     problems["cursor"] = [str(exc)]
             elif params.get("cursor") and field in self.ordering_fields:
@@ -235,16 +241,17 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
             allowed = DETAIL_PARAMETERS
         for name in params:
             if name not in allowed:
-                problems[name] = ["Unknown query parameter."]
+                problems[name] = [gettext("Unknown query parameter.")]
         # Comma-separated or repeated (generated clients send an array as expand=a&expand=b);
         # an empty path (expand=, expand=a,,b) is no path the schema enumerates.
         paths = [part for value in params.getlist("expand") for part in value.split(",")]
         tree = expand.parse(",".join(paths))
         lookups, invalid = expand.walk(self.resource.full, tree)
         if invalid:
-            problems["expand"] = [f"Cannot expand {path}." for path in invalid]
+            problems["expand"] = [gettext("Cannot expand %(path)s.") % {"path": path}
+                                  for path in invalid]
         elif any(not part.strip() for part in paths):
-            problems["expand"] = ["An empty path: name a field to expand."]
+            problems["expand"] = [gettext("An empty path: name a field to expand.")]
         if problems:
             raise InvalidParameters(problems)
         return tree, lookups
