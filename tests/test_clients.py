@@ -211,7 +211,7 @@ MAIN_TS = textwrap.dedent("""\
     """)
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def reload_register_afterwards(django_db_setup, django_db_blocker):
     """live_server tests end by emptying every table: load the seed register again."""
     yield
@@ -219,7 +219,8 @@ def reload_register_afterwards(django_db_setup, django_db_blocker):
         load_register()
 
 
-def test_the_typescript_client_works_against_the_live_server(generated, live_server, tmp_path):
+def test_the_typescript_client_works_against_the_live_server(
+        generated, reload_register_afterwards, live_server, tmp_path):
     load_register()
     skottland = m.Case.objects.get(registration_numbers__number="KS 2025/638")
     ks = skottland.registration_numbers.get(number="KS 2025/638").organisation
