@@ -35,7 +35,7 @@ demo: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_register
 
-test: setup browser nginx
+test: setup browser nginx npm-tools
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
