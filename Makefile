@@ -8,7 +8,7 @@ PORT ?= 8000
 # EMBEDDED_DB=1 (production must name its database). DATABASE_URL wins when set.
 export EMBEDDED_DB ?= 1
 
-.PHONY: setup run demo test lint format diagram messages db-stop clean bench schema clients browser nginx
+.PHONY: setup run demo test lint format diagram messages db-stop clean bench schema clients npm-tools browser nginx
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ demo: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_register
 
-test: setup browser nginx
+test: setup browser nginx npm-tools
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -97,13 +97,27 @@ schema: $(VENV)/.installed
 	$(PY) manage.py spectacular --validate --fail-on-warn --lang en --file openapi.yaml
 
 # Generate API clients from openapi.yaml into build/clients/: a Python package
-# (openapi-python-client) and TypeScript types (openapi-typescript, pinned, installed in build/).
-OPENAPI_TYPESCRIPT := openapi-typescript@7.13.0
-clients: $(VENV)/.installed
-	rm -rf build/clients/python
+# (openapi-python-client, pinned in pyproject) and TypeScript with openapi-typescript (types),
+# @hey-api/openapi-ts and orval (fetch clients). The npm tools are pinned exactly and installed
+# once into build/npm (a stamp named for the pins: changing a pin reinstalls); tests/
+# test_clients.py generates each from openapi.yaml and type-checks it (mypy, tsc).
+NPM_TOOLS := openapi-typescript@7.13.0 @hey-api/openapi-ts@0.99.0 orval@8.38.0 typescript@5.9.3
+NPM_STAMP := build/npm/.installed-$(shell echo '$(NPM_TOOLS)' | sha1sum | cut -c1-12)
+NPM_BIN := build/npm/node_modules/.bin
+
+$(NPM_STAMP):
+	rm -rf build/npm && mkdir -p build/npm
+	npm install --prefix build/npm --no-save --no-audit --no-fund --ignore-scripts $(NPM_TOOLS)
+	touch $@
+
+npm-tools: $(NPM_STAMP)
+
+clients: $(VENV)/.installed $(NPM_STAMP)
+	rm -rf build/clients
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/openapi-python-client generate \
 		--path openapi.yaml --output-path build/clients/python --meta setup --fail-on-warning
-	npm install --prefix build/npm --no-save --no-audit --no-fund $(OPENAPI_TYPESCRIPT)
-	mkdir -p build/clients/typescript
-	build/npm/node_modules/.bin/openapi-typescript openapi.yaml \
-		--output build/clients/typescript/schema.d.ts
+	mkdir -p build/clients/openapi-typescript
+	$(NPM_BIN)/openapi-typescript openapi.yaml --output build/clients/openapi-typescript/schema.d.ts
+	$(NPM_BIN)/openapi-ts --input openapi.yaml --output build/clients/hey-api \
+		--client @hey-api/client-fetch
+	$(NPM_BIN)/orval --input openapi.yaml --output build/clients/orval/api.ts --client fetch

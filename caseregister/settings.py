@@ -87,7 +87,8 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # LocaleMiddleware for the admin (Swedish by default); the API English unless asked.
+    "cases.api.middleware.SurfaceLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -214,6 +215,10 @@ REST_FRAMEWORK = {
     "URL_FORMAT_OVERRIDE": None,
 }
 
+# Where clients reach the API (scheme, host and port, no path): the OpenAPI document's
+# `servers`, which generated clients take as their base URL.
+API_PUBLIC_URL = os.environ.get("API_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Case register API",
     "DESCRIPTION": (
@@ -221,7 +226,9 @@ SPECTACULAR_SETTINGS = {
         "referrals, responses, decisions, collaboration models, people, organisations and the "
         "typed links between them, every loaded fact with its source passage.\n\n"
         "Lists are cut into keyset pages (`next` links); `count` is exact up to 1000.\n\n"
-        "Mirroring: every collection has a sync feed, `?sync_token=0` for a first walk. It "
+        "Mirroring: every collection has a change feed, `/<collection>/changes/`, which lists "
+        "voided records as tombstones (the plain list leaves them out, so its results are "
+        "records only). `/changes/?sync_token=0` is a first walk: it "
         "lists records in commit order, voided ones as tombstones "
         "`{id, url, voided: true, voided_at, modified}`; follow `next` to the last page, "
         "which returns `sync_token`. Store it and resume from it (`?sync_token=<it>`): every "
@@ -229,10 +236,12 @@ SPECTACULAR_SETTINGS = {
         "missed, however writes interleave. Do not resume from a `modified` timestamp: a "
         "change stamped earlier can commit after one stamped later. `modified_since` "
         "(inclusive, RFC 3339) stays a filter, with tombstones too.\n\n"
-        "Errors are RFC 9457 problem documents (application/problem+json). "
+        "Errors are RFC 9457 problem documents (application/problem+json), in English, or "
+        "wholly in Swedish (title, detail and every reason) when Accept-Language prefers sv. "
         "Every response carries an ETag; send it in If-None-Match to get 304."
     ),
     "VERSION": "1.0.0",
+    "SERVERS": [{"url": API_PUBLIC_URL, "description": "This register (API_PUBLIC_URL)."}],
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",

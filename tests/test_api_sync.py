@@ -1,5 +1,7 @@
-"""Incremental sync: the sync feed (?sync_token=, commit order), modified_since, tombstones,
-pages that never skip."""
+"""Incremental sync: each collection's change feed (``/<collection>/changes/``: tombstones,
+?sync_token= in commit order, modified_since), pages that never skip. The plain list leaves
+voided records out, except for the feed's parameters, which it still answers as the feed
+(mirrors written before the feed had its own path)."""
 
 import datetime
 from importlib import import_module
@@ -91,13 +93,34 @@ def test_voided_records_come_as_tombstones_only_when_syncing(client):
                                              void_reason="Felregistrerat")
     normal = client.get("/api/v1/cases/").json()["results"]
     assert str(case.pk) not in {r["id"] for r in normal}
-    synced = client.get("/api/v1/cases/", {"modified_since": EARLY}).json()["results"]
+    synced = client.get("/api/v1/cases/changes/",
+                        {"modified_since": EARLY}).json()["results"]
     tombstone = next(r for r in synced if r["id"] == str(case.pk))
     assert tombstone["voided"] is True
     assert set(tombstone) == {"id", "url", "voided", "voided_at", "modified"}
     assert "Felregistrerat" not in str(tombstone)  # a tombstone carries no content
     live = [r for r in synced if r["id"] != str(case.pk)]
     assert all("title" in r for r in live)
+
+
+def test_the_change_feed_lists_tombstones_the_list_leaves_out(client):
+    """/changes/ with no parameter: every record, voided ones as tombstones; the list, typed
+    as records in the schema, holds none; asked as the feed was before it had its own path
+    (sync_token, modified_since), the list still answers as the feed does."""
+    case = m.Case.objects.get(registration_numbers__number="KS 2024/610")
+    voided_at = timezone.now()
+    m.Case.objects.filter(pk=case.pk).update(voided_at=voided_at, modified=voided_at)
+    changes = client.get("/api/v1/cases/changes/", {"page_size": 500}).json()
+    assert {r["id"] for r in changes["results"]} == {
+        str(pk) for pk in m.Case.objects.values_list("pk", flat=True)}
+    assert next(r for r in changes["results"] if r["id"] == str(case.pk))["voided"] is True
+    listed = client.get("/api/v1/cases/", {"page_size": 500}).json()["results"]
+    assert all("voided" not in r for r in listed) and str(case.pk) not in {
+        r["id"] for r in listed}
+    for legacy in ({"sync_token": "0", "page_size": 500}, {"modified_since": EARLY,
+                                                           "page_size": 500}):
+        old = client.get("/api/v1/cases/", legacy).json()
+        assert next(r for r in old["results"] if r["id"] == str(case.pk))["voided"] is True
 
 
 def test_sync_parameters_must_be_rfc3339(client):
@@ -126,8 +149,9 @@ COLLECTIONS = ["municipalities", "organisations", "parties", "people", "cases", 
 
 
 def feed(client, path, token="0", page_size=500):
-    """A whole sync walk from ``token``: the records (in order) and the token handed out."""
-    body = client.get(path, {"sync_token": token, "page_size": page_size}).json()
+    """A whole sync walk of a collection (its path) from ``token`` through its change feed:
+    the records (in order) and the token handed out."""
+    body = client.get(f"{path}changes/", {"sync_token": token, "page_size": page_size}).json()
     records = []
     while True:
         records += body["results"]
@@ -173,7 +197,7 @@ def test_a_walk_with_changes_between_its_pages_loses_nothing(client):
     deliver each as it is now. (A client resuming from the newest ``modified`` it saw loses
     X's change: see the next test.)"""
     mirror = {}
-    body = client.get("/api/v1/cases/", {"sync_token": "0", "page_size": 2}).json()
+    body = client.get("/api/v1/cases/changes/", {"sync_token": "0", "page_size": 2}).json()
     mirror.update({r["id"]: r for r in body["results"]})
     seen_x = m.Case.objects.get(pk=body["results"][0]["id"])
     not_yet_y = m.Case.objects.exclude(pk__in=list(mirror)).order_by("created").last()
@@ -198,7 +222,8 @@ def test_a_timestamp_mirror_loses_a_change_in_the_same_walk(client):
     """Why the feed hands out a token: the walk above, resumed from the newest ``modified``
     seen, never delivers X's change (the issue's single-client loss)."""
     mirror = {}
-    body = client.get("/api/v1/cases/", {"modified_since": EARLY, "page_size": 2}).json()
+    body = client.get("/api/v1/cases/changes/", {"modified_since": EARLY,
+                                                 "page_size": 2}).json()
     mirror.update({r["id"]: r for r in body["results"]})
     seen_x = m.Case.objects.get(pk=body["results"][0]["id"])
     not_yet_y = m.Case.objects.exclude(pk__in=list(mirror)).order_by("created").last()
@@ -210,7 +235,7 @@ def test_a_timestamp_mirror_loses_a_change_in_the_same_walk(client):
         body = client.get(body["next"]).json()
         mirror.update({r["id"]: r for r in body["results"]})
     since = max(r["modified"] for r in mirror.values())
-    records, _ = walk(client, "/api/v1/cases/", {"modified_since": since})
+    records, _ = walk(client, "/api/v1/cases/changes/", {"modified_since": since})
     mirror.update({r["id"]: r for r in records})
     assert mirror[str(not_yet_y.pk)]["description"] == "Y ändrad"
     assert mirror[str(seen_x.pk)]["description"] != "X ändrad"  # lost for good
@@ -345,14 +370,14 @@ def test_every_masked_brief_is_restamped():
 
 
 def test_sync_parameters_are_checked(client):
-    bad = client.get("/api/v1/cases/", {"sync_token": "12a", "ordering": "-modified"})
+    bad = client.get("/api/v1/cases/changes/", {"sync_token": "12a", "ordering": "-modified"})
     assert bad.status_code == 400
     assert {p["name"] for p in bad.json()["invalid_params"]} == {"sync_token", "ordering"}
-    ahead = client.get("/api/v1/cases/", {"sync_token": str(2**62)})
+    ahead = client.get("/api/v1/cases/changes/", {"sync_token": str(2**62)})
     assert ahead.status_code == 400
     assert "rebuild the mirror" in ahead.json()["invalid_params"][0]["reason"]
     listed = client.get("/api/v1/cases/", {"page_size": 1}).json()
     cursor = listed["next"].split("cursor=")[1].split("&")[0]
-    foreign = client.get("/api/v1/cases/", {"sync_token": "0", "cursor": cursor})
+    foreign = client.get("/api/v1/cases/changes/", {"sync_token": "0", "cursor": cursor})
     assert foreign.status_code == 400  # a list's cursor is no position in the feed
     assert "sync_token" not in listed  # plain lists carry no token

@@ -73,7 +73,8 @@ class Mirror:
         else:
             params = {"modified_since": self.resume[collection] or EARLY}
         newest = self.resume[collection]
-        url, params = f"/api/v1/{collection}/", {**params, "page_size": self.page_size}
+        url, params = f"/api/v1/{collection}/changes/", {**params,
+                                                         "page_size": self.page_size}
         mirror = self.records[collection]
         while url:
             response = self.http.get(url, params=params)

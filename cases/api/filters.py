@@ -16,6 +16,7 @@ from django import forms
 from django.contrib.admin.utils import lookup_spawns_duplicates
 from django.db.models import Q
 from django.utils import translation
+from django.utils.translation import gettext
 from django_filters.constants import EMPTY_VALUES
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
@@ -113,7 +114,7 @@ class StrictBooleanField(forms.Field):
         if not text:
             return None
         if text not in self.VALUES:
-            raise forms.ValidationError("Must be true or false.", code="invalid")
+            raise forms.ValidationError(gettext("Must be true or false."), code="invalid")
         return self.VALUES[text]
 
 
@@ -199,7 +200,8 @@ class InstantField(IsoDateTimeField):
         text = str(value).strip()
         if not RFC3339_INSTANT.match(text):
             raise forms.ValidationError(
-                "Must be an RFC 3339 instant with its offset, e.g. 2026-01-31T12:00:00Z.",
+                gettext("Must be an RFC 3339 instant with its offset, e.g. "
+                        "2026-01-31T12:00:00Z."),
                 code="invalid")
         value = super().to_python(text)
         try:
@@ -233,7 +235,8 @@ class TypedValuesForm(forms.Form):
             if name in self.data and name not in self.errors and any(
                     not str(part).strip() for value in values for part in str(value).split(",")):
                 self.add_error(name, forms.ValidationError(
-                    "A value is required when the parameter is given.", code="required"))
+                    gettext("A value is required when the parameter is given."),
+                    code="required"))
         return cleaned
 
 

@@ -1,8 +1,12 @@
-"""Request body size limit (413), and the guarantee that every error is a problem document."""
+"""Request body size limit (413), the guarantee that every error is a problem document, and
+the language of each surface (the API English unless asked for Swedish, the admin Swedish)."""
 
 import orjson
 from django.conf import settings
 from django.http import HttpResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from .problems import PROBLEM_CONTENT_TYPE, for_people, instance_of, payload_too_large, problem
 
@@ -87,3 +91,34 @@ class ProblemResponseMiddleware:
         complete = {**problem(response.status_code), **body}
         complete["instance"] = complete["instance"] or instance_of(request)
         return None if complete == body else complete
+
+
+API_LANGUAGES = ("en", "sv")
+
+
+def api_language(accept_language: str) -> str:
+    """The language of an API answer: Swedish when Accept-Language prefers it to English,
+    English otherwise (also with no header, ``*`` or only other languages)."""
+    for code, _quality in parse_accept_lang_header(accept_language or ""):
+        base = code.split("-")[0].lower()
+        if base in API_LANGUAGES:
+            return base
+        if code == "*":
+            break
+    return "en"
+
+
+class SurfaceLanguageMiddleware(LocaleMiddleware):
+    """Django's LocaleMiddleware for the admin (Swedish, LANGUAGE_CODE, unless the person
+    chose or asks for English); for every other path, the API's rule (``api_language``):
+    English by default, Swedish as a whole (problem titles, details and every reason) when
+    the request's Accept-Language prefers it. Neither the session's nor the cookie's choice
+    reaches the API: a client system gets the same answer whoever used the browser before."""
+
+    def process_request(self, request):
+        if request.path_info.startswith("/admin/"):
+            return super().process_request(request)
+        language = api_language(request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        return None

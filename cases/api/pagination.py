@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections, models
 from django.db.models import BigIntegerField, F, Func, Q, UUIDField, Value
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan
+from django.utils.translation import gettext
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -69,9 +70,9 @@ SYNC_DESCRIPTION = (
 TOMBSTONE_SCHEMA = {
     "type": "object",
     "title": "Tombstone",
-    "description": "A voided record, listed only in a sync feed (sync_token) or when "
-                   "modified_since is given: its content is gone from the register's public "
-                   "lists; fetch it by url for the reason.",
+    "description": "A voided record, listed only in a collection's change feed "
+                   "(`/changes/`): its content is gone from the register's public lists; "
+                   "fetch it by url for the reason.",
     "required": ["id", "url", "voided", "voided_at", "modified"],
     "properties": {
         "id": {"type": "string", "format": "uuid", "description": "Id of the voided record."},
@@ -82,6 +83,10 @@ TOMBSTONE_SCHEMA = {
                      "description": "Last change (when it was voided, or later)."},
     },
 }
+
+
+# One component for every feed (cases.api.schema adds it): one Tombstone type in clients.
+TOMBSTONE_REF = {"$ref": "#/components/schemas/Tombstone"}
 
 
 class InvalidCursor(ValueError):
@@ -104,7 +109,8 @@ def decode_cursor(cursor: str, model_field) -> tuple:
         value = None if raw_value is None else model_field.to_python(raw_value)
         return value, uuid.UUID(str(raw_pk))
     except (ValueError, TypeError, DjangoValidationError) as exc:
-        raise InvalidCursor("Not a cursor returned by this API for this ordering.") from exc
+        raise InvalidCursor(gettext(
+            "Not a cursor returned by this API for this ordering.")) from exc
 
 
 class SyncPosition(models.CharField):
@@ -130,8 +136,8 @@ def sync_token(raw) -> int | None:
         return None
     if not (isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 19
             and int(raw) <= SYNC_TOKEN_MAX):
-        raise ValueError("Not a sync token: give the sync_token of your last walk's final "
-                         "page, or 0 for a first walk.")
+        raise ValueError(gettext("Not a sync token: give the sync_token of your last walk's "
+                                 "final page, or 0 for a first walk."))
     return int(raw)
 
 
@@ -144,12 +150,17 @@ def commit_horizon(alias: str) -> tuple[int, int]:
         return cursor.fetchone()
 
 
+class PageSizeOutOfRange(ValueError):
+    """A whole number of records per page, but not one served."""
+
+
 def page_size(raw) -> int:
     if raw in (None, ""):
         return DEFAULT_PAGE_SIZE
     size = int(raw)
     if not 1 <= size <= MAX_PAGE_SIZE:
-        raise ValueError(f"Must be between 1 and {MAX_PAGE_SIZE}.")
+        raise PageSizeOutOfRange(gettext("Must be between 1 and %(max)s.") % {
+            "max": MAX_PAGE_SIZE})
     return size
 
 
@@ -248,9 +259,9 @@ class KeysetPagination(BasePagination):
             # or above the token (seen next time), never below it and unread.
             self.token, horizon = commit_horizon(queryset.db)
             if self.resume > horizon:
-                raise InvalidParameters({SYNC_PARAMETER: [
+                raise InvalidParameters({SYNC_PARAMETER: [gettext(
                     "This database never handed out this token (was it restored from a "
-                    "backup?): rebuild the mirror from sync_token=0."]})
+                    "backup?): rebuild the mirror from sync_token=0.")]})
         stamp = ChangeXid()
         queryset = queryset.filter(GreaterThanOrEqual(stamp, self.resume))
         self.count = queryset.order_by().values("pk")[:COUNT_LIMIT + 1].count()
@@ -291,22 +302,28 @@ class KeysetPagination(BasePagination):
         return replace_query_param(self.request.build_absolute_uri(), "cursor", self.next_cursor)
 
     def get_paginated_response_schema(self, schema):
-        schema = {**schema, "items": {"oneOf": [schema["items"], TOMBSTONE_SCHEMA]}}
+        """A plain list: records only (voided records are left out of it)."""
+        return self._page_schema(schema, feed=False)
+
+    @staticmethod
+    def _page_schema(schema, feed: bool) -> dict:
+        properties = {
+            "count": {"type": "integer", "example": 123,
+                      "description": f"Number of matching records, counted up to "
+                                     f"{COUNT_LIMIT}; see count_is_exact."},
+            "count_is_exact": {"type": "boolean",
+                               "description": f"False when more than {COUNT_LIMIT} records "
+                                              "match: count is then a lower bound."},
+            "next": {"type": "string", "nullable": True, "format": "uri",
+                     "description": "The next page, or null on the last page."},
+        }
+        if feed:
+            properties[SYNC_PARAMETER] = SYNC_TOKEN_SCHEMA
+            schema = {**schema, "items": {"oneOf": [schema["items"], TOMBSTONE_REF]}}
         return {
             "type": "object",
             "required": ["count", "count_is_exact", "next", "results"],
-            "properties": {
-                "count": {"type": "integer", "example": 123,
-                          "description": f"Number of matching records, counted up to "
-                                         f"{COUNT_LIMIT}; see count_is_exact."},
-                "count_is_exact": {"type": "boolean",
-                                   "description": f"False when more than {COUNT_LIMIT} records "
-                                                  "match: count is then a lower bound."},
-                "next": {"type": "string", "nullable": True, "format": "uri",
-                         "description": "The next page, or null on the last page."},
-                SYNC_PARAMETER: SYNC_TOKEN_SCHEMA,
-                "results": schema,
-            },
+            "properties": {**properties, "results": schema},
         }
 
     def get_schema_operation_parameters(self, view):
@@ -314,12 +331,27 @@ class KeysetPagination(BasePagination):
             {"name": "cursor", "required": False, "in": "query",
              "description": "Opaque position from a previous page's `next` link.",
              "schema": {"type": "string"}},
-            {"name": SYNC_PARAMETER, "required": False, "in": "query",
-             "description": SYNC_DESCRIPTION,
-             "schema": {"type": "string", "pattern": SYNC_TOKEN_PATTERN}},
             {"name": "page_size", "required": False, "in": "query",
              "description": f"Records per page, 1–{MAX_PAGE_SIZE} (default "
                             f"{DEFAULT_PAGE_SIZE}).",
              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
                         "default": DEFAULT_PAGE_SIZE}},
         ]
+
+
+class FeedPagination(KeysetPagination):
+    """The change feed's pages (``/<collection>/changes/``): the same keyset pages, with
+    voided records as tombstones and, with ``sync_token``, a resume point.
+
+    A separate operation from the plain list because an OpenAPI operation has one response
+    schema: typed as record-or-tombstone, every list result would be a union that generated
+    clients make their users narrow, though a plain list never holds a tombstone."""
+
+    def get_paginated_response_schema(self, schema):
+        return self._page_schema(schema, feed=True)
+
+    def get_schema_operation_parameters(self, view):
+        cursor, size = super().get_schema_operation_parameters(view)
+        return [cursor, {"name": SYNC_PARAMETER, "required": False, "in": "query",
+                         "description": SYNC_DESCRIPTION,
+                         "schema": {"type": "string", "pattern": SYNC_TOKEN_PATTERN}}, size]

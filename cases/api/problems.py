@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
@@ -46,16 +46,52 @@ class ProblemJSONRenderer(FastJSONRenderer):
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = 413
-    default_detail = "The request body is too large."
+    default_detail = gettext_lazy("The request body is too large.")
 
 
 class InvalidParameters(exceptions.ValidationError):
     """Raised with a mapping of query parameter -> list of reasons."""
 
-    default_detail = "One or more query parameters are invalid."
+    default_detail = gettext_lazy("One or more query parameters are invalid.")
+
+
+# Title and default detail of every status the service answers with, translatable: a problem
+# is in the request's language as a whole (cases.api.middleware.SurfaceLanguageMiddleware),
+# not an English title over Swedish reasons. The English words are the standard library's.
+PHRASES = {
+    400: (gettext_lazy("Bad Request"),
+          gettext_lazy("Bad request syntax or unsupported method")),
+    401: (gettext_lazy("Unauthorized"),
+          gettext_lazy("No permission -- see authorization schemes")),
+    403: (gettext_lazy("Forbidden"),
+          gettext_lazy("Request forbidden -- authorization will not help")),
+    404: (gettext_lazy("Not Found"), gettext_lazy("Nothing matches the given URI")),
+    405: (gettext_lazy("Method Not Allowed"),
+          gettext_lazy("Specified method is invalid for this resource")),
+    406: (gettext_lazy("Not Acceptable"),
+          gettext_lazy("URI not available in preferred format")),
+    409: (gettext_lazy("Conflict"), gettext_lazy("Request conflict")),
+    412: (gettext_lazy("Precondition Failed"),
+          gettext_lazy("Precondition in headers is false")),
+    413: (gettext_lazy("Request Entity Too Large"), gettext_lazy("Entity is too large")),
+    414: (gettext_lazy("Request-URI Too Long"), gettext_lazy("URI is too long")),
+    415: (gettext_lazy("Unsupported Media Type"),
+          gettext_lazy("Entity body in unsupported format")),
+    428: (gettext_lazy("Precondition Required"),
+          gettext_lazy("The origin server requires the request to be conditional")),
+    429: (gettext_lazy("Too Many Requests"),
+          gettext_lazy("The user has sent too many requests in a given amount of time "
+                       "(\"rate limiting\")")),
+    500: (gettext_lazy("Internal Server Error"),
+          gettext_lazy("Server got itself in trouble")),
+    503: (gettext_lazy("Service Unavailable"),
+          gettext_lazy("The server cannot process the request due to a high load")),
+}
 
 
 def _phrase(status: int) -> tuple[str, str]:
+    if status in PHRASES:
+        return tuple(str(text) for text in PHRASES[status])
     try:
         return HTTPStatus(status).phrase, HTTPStatus(status).description
     except ValueError:  # a status the standard library does not name
@@ -111,8 +147,8 @@ def database_unavailable(request) -> HttpResponse:
     """503 with Retry-After: the database cannot be reached; nothing was changed."""
     return problem_response(
         request, 503,
-        "The register's database is unavailable for the moment; nothing was changed. Retry "
-        f"after {RETRY_AFTER_SECONDS} seconds.",
+        gettext("The register's database is unavailable for the moment; nothing was changed. "
+                "Retry after %(seconds)s seconds.") % {"seconds": RETRY_AFTER_SECONDS},
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         people_title=gettext("The register is temporarily unavailable"),
         people_detail=gettext("Its database cannot be reached right now, so nothing was "
@@ -166,7 +202,7 @@ def problem_exception_handler(exc, context):
     instance = instance_of(context.get("request"))
     if isinstance(exc, exceptions.ValidationError):
         detail = str(getattr(exc, "default_detail", "")) if isinstance(exc, InvalidParameters) \
-            else "The request is not valid."
+            else gettext("The request is not valid.")
         body = problem(response.status_code, detail, invalid_params=_flatten(exc.detail),
                        instance=instance)
     else:
@@ -248,9 +284,9 @@ def bad_request(request, exception=None):
 
         return default(request, exception)
     if isinstance(exception, DisallowedHost):
-        return problem_response(request, 400, "The Host header names no host this service "
-                                              "answers for.")
-    return problem_response(request, 400, "The request is malformed.")
+        return problem_response(request, 400, gettext(
+            "The Host header names no host this service answers for."))
+    return problem_response(request, 400, gettext("The request is malformed."))
 
 
 def payload_too_large(request, limit: int | None = None):
@@ -258,7 +294,7 @@ def payload_too_large(request, limit: int | None = None):
 
     limit = settings.MAX_REQUEST_BYTES if limit is None else limit
     return problem_response(
-        request, 413, f"The body is larger than {limit} bytes.",
+        request, 413, gettext("The body is larger than %(limit)s bytes.") % {"limit": limit},
         people_title=gettext("The form is too large"),
         people_detail=gettext("The form sent is larger than %(limit)s bytes.") % {
             "limit": limit})
@@ -270,7 +306,7 @@ def permission_denied(request, exception=None):
         from django.views.defaults import permission_denied as default
 
         return default(request, exception)
-    return problem_response(request, 403, "You are not allowed to do this.")
+    return problem_response(request, 403, gettext("You are not allowed to do this."))
 
 
 def csrf_failure(request, reason=""):
@@ -292,7 +328,8 @@ def not_found(request, exception=None):
         from django.views.defaults import page_not_found
 
         return page_not_found(request, exception)
-    return problem_response(request, 404, f"Nothing at {request.path}.")
+    return problem_response(request, 404, gettext("Nothing at %(path)s.") % {
+        "path": request.path})
 
 
 def server_error(request):
@@ -305,4 +342,5 @@ def server_error(request):
         from django.views.defaults import server_error as default
 
         return default(request)
-    return problem_response(request, 500, "The server failed; the error has been logged.")
+    return problem_response(request, 500, gettext(
+        "The server failed; the error has been logged."))

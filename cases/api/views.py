@@ -3,6 +3,7 @@
 import functools
 
 from django.conf import settings
+from django.utils.translation import gettext
 from drf_spectacular.plumbing import force_instance
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -27,19 +28,23 @@ from .history import HistoryMixin
 from .pagination import (
     SYNC_PARAMETER,
     SYNC_POSITION,
+    FeedPagination,
     InvalidCursor,
     KeysetPagination,
+    PageSizeOutOfRange,
     decode_cursor,
     page_size,
     sync_token,
 )
 from .problems import InvalidParameters, ProblemAutoSchema
 from .registry import resource_for
-from .schema import expandable_paths
+from .schema import english_names, expandable_paths
 from .serializers import LinkSerializer, RecordReferenceSerializer
 from .writes import WritableMixin, write_schema
 
 LIST_PARAMETERS = {"cursor", "page_size", "ordering", "expand", SYNC_PARAMETER}
+# The plain list and the change feed (``/<collection>/changes/``): one query, two schemas.
+LISTS = ("list", "changes")
 DETAIL_PARAMETERS = {"expand"}
 
 
@@ -81,6 +86,12 @@ class RegisterAutoSchema(ProblemAutoSchema):
             auths.append({})
         return auths
 
+    def get_paginated_name(self, serializer_name: str) -> str:
+        """The change feed's pages are their own component (records or tombstones)."""
+        if getattr(self.view, "action", None) == "changes":
+            return f"Paginated{serializer_name}ChangeList"
+        return super().get_paginated_name(serializer_name)
+
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
         optional = {name for name, field in force_instance(serializer).fields.items()
@@ -119,10 +130,12 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
 
     @property
     def tombstones(self) -> bool:
-        """Voided records come as tombstones in a sync feed, and with modified_since."""
+        """Voided records come as tombstones in the change feed; in the plain list too when
+        it is asked as the feed was before it had its own path (sync_token, modified_since),
+        so that mirrors written then keep working."""
         params = self.request.query_params
-        return self.action == "list" and (SYNC_PARAMETER in params
-                                          or bool(params.get("modified_since")))
+        return self.action == "changes" or self.action == "list" and (
+            SYNC_PARAMETER in params or bool(params.get("modified_since")))
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -132,11 +145,11 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
             return  # dispatch answers 405 with Allow: the parameters do not matter
         self.expand_tree, self.prefetch = self._check_parameters(request)
         self.layout = (rows.layout_for(self.get_serializer_class(), self.expand_tree)
-                       if self.action in ("list", "retrieve") else None)
+                       if self.action in (*LISTS, "retrieve") else None)
 
     def get_queryset(self):
         queryset = self.model.objects.all()
-        if self.action == "list" and not self.tombstones:
+        if self.action in LISTS and not self.tombstones:
             queryset = queryset.filter(voided_at__isnull=True)
         if getattr(self, "layout", None) is not None:
             return queryset  # rendered from rows, which load what they show
@@ -145,7 +158,7 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
             expand.briefs(self.resource.full, getattr(self, "expand_tree", {})))
         if joined:  # (with no arguments select_related would join every foreign key)
             queryset = queryset.select_related(*joined).defer(*unread)
-        if self.action != "list":  # (a list's page: pagination.page_rows)
+        if self.action not in LISTS:  # (a list's page: pagination.page_rows)
             queryset = annotate_withheld_joined(queryset)  # what is withheld, in one query
         return queryset.prefetch_related(*prefetched)
 
@@ -185,7 +198,7 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
     def filter_queryset(self, queryset):
         # Only lists filter: any other action refuses filter parameters (_check_parameters),
         # so building a filterset for it (a millisecond or two) would change nothing.
-        if self.action != "list":
+        if self.action not in LISTS:
             return queryset
         return super().filter_queryset(queryset)
 
@@ -197,7 +210,7 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
         """Validate every query parameter at once; 400 lists all that are wrong."""
         params = request.query_params
         problems: dict[str, list[str]] = {}
-        if self.action == "list":
+        if self.action in LISTS:
             allowed = LIST_PARAMETERS | set(self.filterset_class.base_filters)
             # Kept for the filter backend, which filters with it (ValidatedFilterBackend).
             self.validated_filterset = self.filterset_class(
@@ -209,24 +222,28 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
             ordering = params.get("ordering")
             if ordering and ordering.lstrip("-") not in self.ordering_fields:
                 choices = ", ".join(self.ordering_fields)
-                problems["ordering"] = [f"Order by one of {choices}, with - for descending."]
+                problems["ordering"] = [gettext(
+                    "Order by one of %(choices)s, with - for descending.") % {
+                        "choices": choices}]
             try:
                 syncing = sync_token(params.get(SYNC_PARAMETER)) is not None
             except ValueError as exc:
                 syncing = True
                 problems[SYNC_PARAMETER] = [str(exc)]
             if syncing and ordering is not None:
-                problems["ordering"] = ["A sync feed comes in commit order: leave out ordering."]
+                problems["ordering"] = [gettext(
+                    "A sync feed comes in commit order: leave out ordering.")]
             try:
                 page_size(params.get("page_size"))
             except ValueError as exc:
-                problems["page_size"] = [str(exc) if "between" in str(exc)
-                                         else "Must be a whole number."]
+                problems["page_size"] = [str(exc) if isinstance(exc, PageSizeOutOfRange)
+                                         else gettext("Must be a whole number.")]
             field, _ = self.ordering_for(request)
             if params.get("cursor") and syncing:
                 try:
                     if decode_cursor(params["cursor"], SYNC_POSITION)[0] is None:
-                        raise InvalidCursor("Not a cursor returned by this API's sync feed.")
+                        raise InvalidCursor(gettext(
+                            "Not a cursor returned by this API's sync feed."))
                 except InvalidCursor as exc:
                     problems["cursor"] = [str(exc)]
             elif params.get("cursor") and field in self.ordering_fields:
@@ -242,19 +259,25 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
             allowed = DETAIL_PARAMETERS
         for name in params:
             if name not in allowed:
-                problems[name] = ["Unknown query parameter."]
+                problems[name] = [gettext("Unknown query parameter.")]
         # Comma-separated or repeated (generated clients send an array as expand=a&expand=b);
         # an empty path (expand=, expand=a,,b) is no path the schema enumerates.
         paths = [part for value in params.getlist("expand") for part in value.split(",")]
         tree = expand.parse(",".join(paths))
         lookups, invalid = expand.walk(self.resource.full, tree)
         if invalid:
-            problems["expand"] = [f"Cannot expand {path}." for path in invalid]
+            problems["expand"] = [gettext("Cannot expand %(path)s.") % {"path": path}
+                                  for path in invalid]
         elif any(not part.strip() for part in paths):
-            problems["expand"] = ["An empty path: name a field to expand."]
+            problems["expand"] = [gettext("An empty path: name a field to expand.")]
         if problems:
             raise InvalidParameters(problems)
         return tree, lookups
+
+    @action(detail=False, methods=["get"], pagination_class=FeedPagination)
+    def changes(self, request):
+        """The change feed: the list with voided records as tombstones (see collection())."""
+        return self.list(request)
 
     @extend_schema(responses=DirectedLinkSerializer(many=True),
                    summary="Links from and to this record",
@@ -301,9 +324,12 @@ class CaseViewSetBase(RegisterViewSet):
 
 def collection(model, filterset, ordering=("created", "modified"), base=RegisterViewSet,
                examples=(), write=None, writable=WritableMixin):
-    """Build the viewset of a collection (writable when given a write serializer)."""
+    """Build the viewset of a collection (writable when given a write serializer). Its
+    summaries use the model's English names (the API speaks English; verbose names are read
+    in the admin's Swedish)."""
     resource = resource_for(model)
-    label = model._meta.verbose_name_plural
+    singular, label, article = english_names(model)
+    name = resource.collection.replace("-", "_")
     attrs = {"model": model, "filterset_class": filterset, "ordering_fields": ordering,
              "__doc__": f"{label.capitalize()} in the register."}
     bases = (base,)
@@ -317,16 +343,23 @@ def collection(model, filterset, ordering=("created", "modified"), base=Register
         list=extend_schema(summary=f"List {label}",
                            parameters=[expand_parameter(viewset), ordering_parameter(viewset),
                                        *examples],
-                           description=f"{label.capitalize()}, filtered, in keyset pages. "
-                                       "With sync_token, the sync feed for mirrors: changes "
-                                       "in commit order, voided records as tombstones, and a "
-                                       "sync_token to resume from on the last page. With "
-                                       "modified_since (a filter, not a resume point: it can "
-                                       "miss late commits), voided records are included as "
-                                       "tombstones too."),
-        retrieve=extend_schema(summary=f"One {model._meta.verbose_name}",
+                           description=f"{label.capitalize()}, filtered, in keyset pages; "
+                                       "voided records are left out. A mirror follows "
+                                       f"`{name}_changes` (`/changes/`) instead, which lists "
+                                       "voided records as tombstones."),
+        changes=extend_schema(
+            summary=f"Change feed of {label}", operation_id=f"{name}_changes",
+            responses=resource.full(many=True),
+            parameters=[expand_parameter(viewset), ordering_parameter(viewset), *examples],
+            description=f"{label.capitalize()} for mirrors: the list's records and filters, "
+                        "with voided records as tombstones. With sync_token, the sync feed: "
+                        "changes in commit order, and a sync_token to resume from on the last "
+                        "page. modified_since is a filter, not a resume point: it can miss "
+                        "late commits. (The list answers the same to sync_token and "
+                        "modified_since, as it did before the feed had its own path.)"),
+        retrieve=extend_schema(summary=f"One {singular}",
                                parameters=[expand_parameter(viewset)]),
-        links=extend_schema(operation_id=f"{resource.collection.replace('-', '_')}_links"),
+        links=extend_schema(operation_id=f"{name}_links"),
     )(viewset)
 
 

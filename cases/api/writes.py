@@ -446,8 +446,11 @@ class HistoryMixin:
 
 
 def write_schema(viewset, model):
-    """OpenAPI description of a collection's write operations."""
-    label = model._meta.verbose_name
+    """OpenAPI description of a collection's write operations, in English."""
+    from .schema import english_names
+
+    singular, _, article = english_names(model)
+    label = singular
     if_match = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True,
                                 description="The ETag from your last GET of the record.")
     from .registry import resource_for
@@ -455,15 +458,15 @@ def write_schema(viewset, model):
     full = resource_for(model).full
     reason = VoidSerializer().fields["reason"]
     return {
-        "create": extend_schema(summary=f"Create a {label}",
+        "create": extend_schema(summary=f"Create {article} {label}",
                                 responses={201: full, **PROBLEM_RESPONSES}),
-        "update": extend_schema(summary=f"Replace a {label}", parameters=[if_match],
+        "update": extend_schema(summary=f"Replace {article} {label}", parameters=[if_match],
                                 responses={200: full, **PROBLEM_RESPONSES}),
-        "partial_update": extend_schema(summary=f"Change fields of a {label}",
+        "partial_update": extend_schema(summary=f"Change fields of {article} {label}",
                                         parameters=[if_match],
                                         responses={200: full, **PROBLEM_RESPONSES}),
         "destroy": extend_schema(
-            summary=f"Void a {label}",
+            summary=f"Void {article} {label}",
             description="Voids the record (makulering): it leaves normal lists, appears as a "
                         "tombstone in sync, and stays readable by id. Nothing is deleted.",
             parameters=[if_match, OpenApiParameter(
