@@ -256,6 +256,10 @@ def _tags(result: dict) -> None:
             f"{doc} List them (records only), follow their change feed (records and "
             f"tombstones, for mirrors), read one; {writable}read a record's history and links.")
     described["search"] = "Full-text search across cases, documents, motions and referrals."
+    described["subscriptions"] = (
+        "Webhook subscriptions of your client system: which changes (collection, action, "
+        "organisation, municipality) are pushed to your callback URL as signed CloudEvents; "
+        "rotate the signing secret, redeliver a failed message, read the delivery log.")
     used = []
     for item in result["paths"].values():
         for operation in item.values():
