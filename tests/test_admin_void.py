@@ -31,9 +31,12 @@ OURS = {model: model_admin for model, model_admin in admin.site._registry.items(
 
 
 def _inline_classes():
-    """(admin's model, inline class), each inline class once, in a stable order."""
+    """(admin's model, inline class), each inline class once, in a stable order: inlines of
+    register records (a webhook delivery's read-only attempt log is no register record)."""
     seen, pairs = set(), []
     for model, model_admin in sorted(OURS.items(), key=lambda item: item[0].__name__):
+        if not issubclass(model, m.RegisterModel):
+            continue
         for inline in model_admin.get_inlines(None, None):
             if inline not in seen:
                 seen.add(inline)

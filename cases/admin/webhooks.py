@@ -48,6 +48,9 @@ class SubscriptionAdmin(admin.ModelAdmin):
     readonly_fields = ("secret_rotated", "previous_secret_expires", "created", "modified")
     actions = ["rotate_secrets"]
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate instead: the delivery log keeps naming the subscription
+
     def save_model(self, request, obj, form, change):
         relations = {name: form.cleaned_data.get(name) for name in subscriptions.RELATIONS}
         if change:
@@ -92,6 +95,9 @@ class DeliveryAttemptInline(admin.TabularInline):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

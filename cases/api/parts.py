@@ -20,9 +20,10 @@ parties, people, collaboration models) are here too, with their parts.
 
 import functools
 from collections import Counter
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.db import models as djmodels
 from django.db import transaction
 from rest_framework import exceptions, serializers
@@ -48,6 +49,11 @@ class StrictDecimalField(serializers.DecimalField):
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, float, Decimal)):
+            self.fail("invalid")
+        try:  # cut before the digits are counted: 12.345 is 12.34, not an error
+            data = Decimal(str(data)).quantize(Decimal(1).scaleb(-self.decimal_places),
+                                               rounding=self.rounding)
+        except InvalidOperation:
             self.fail("invalid")
         return super().to_internal_value(data)
 
@@ -100,19 +106,25 @@ class StoredPartMixin:
         return candidate
 
 
-def _lower_bounds(model, names) -> dict:
-    """Lower bounds the model's check constraints state (a decision's points count from 1),
-    as field rules, so that the schema states them too."""
-    bounds = {}
+def _rules(model, names) -> dict:
+    """The field rules the model's check constraints state (a decision's points count from
+    1, a kommunkod is four digits), as field rules, so that the schema states them too."""
+    rules = {}
     for constraint in model._meta.constraints:
         condition = getattr(constraint, "condition", None)
-        if isinstance(constraint, djmodels.CheckConstraint) and len(condition.children) == 1 \
-                and not condition.negated and isinstance(condition.children[0], tuple):
-            lookup, value = condition.children[0]
-            name, _, operator = lookup.partition("__")
-            if operator == "gte" and name in names and isinstance(value, int):
-                bounds[name] = {"min_value": value}
-    return bounds
+        if not isinstance(constraint, djmodels.CheckConstraint) or condition.negated \
+                or len(condition.children) != 1 or not isinstance(condition.children[0], tuple):
+            continue
+        lookup, value = condition.children[0]
+        name, _, operator = lookup.partition("__")
+        if name not in names:
+            continue
+        if operator == "gte" and isinstance(value, int):
+            rules[name] = {"min_value": value}
+        elif operator == "regex" and isinstance(value, str):
+            rules[name] = {"validators": [RegexValidator(value, str(
+                constraint.violation_error_message or "Not in the required form."))]}
+    return rules
 
 
 @functools.cache  # one class per kind of part: the schema names it once
@@ -127,11 +139,11 @@ def part_serializer(parent, relation: str, part_model):
         if isinstance(field, djmodels.DecimalField):
             extra[name] = StrictDecimalField(max_digits=field.max_digits,
                                              decimal_places=field.decimal_places,
-                                             coerce_to_string=False, rounding=ROUND_HALF_EVEN,
-                                             help_text=f"{field.help_text} (rounded to "
+                                             coerce_to_string=False, rounding=ROUND_DOWN,
+                                             help_text=f"{field.help_text} (cut to "
                                                        f"{field.decimal_places} decimals)")
     base = w.write_serializer(part_model, names)
-    meta = type("Meta", (base.Meta,), {"extra_kwargs": _lower_bounds(part_model, names)})
+    meta = type("Meta", (base.Meta,), {"extra_kwargs": _rules(part_model, names)})
     cls = type(base.__name__, (PartItemMixin, StoredPartMixin, base), {
         "Meta": meta,
         **extra, "__module__": __name__, "__doc__": f"A {part_model._meta.verbose_name} of the "
@@ -289,8 +301,9 @@ class UniqueFieldsMixin:
 def collection_serializer(model, fields):
     """The write serializer of a collection that had none: its fields, its parts."""
     base = w.write_serializer(model, fields)
+    meta = type("Meta", (base.Meta,), {"extra_kwargs": _rules(model, fields)})
     return with_parts(type(base.__name__, (UniqueFieldsMixin, base),
-                           {"__doc__": base.__doc__}))
+                           {"Meta": meta, "__doc__": base.__doc__}))
 
 
 MunicipalityWriteSerializer = collection_serializer(m.Municipality, ["name", "code"])

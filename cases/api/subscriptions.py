@@ -107,8 +107,9 @@ SECRET = inline_serializer("SubscriptionSecret", {
 
 class SubscriptionViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin,
                           mixins.UpdateModelMixin, mixins.ListModelMixin,
-                          mixins.DestroyModelMixin, viewsets.GenericViewSet):
-    """Webhook subscriptions of the calling client system."""
+                          viewsets.GenericViewSet):
+    """Webhook subscriptions of the calling client system. Not deleted: set ``active`` to
+    false to stop deliveries (the delivery log stays)."""
 
     schema = ProblemAutoSchema()
     serializer_class = SubscriptionSerializer
