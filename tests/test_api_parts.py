@@ -110,7 +110,7 @@ def test_the_list_is_replaced_under_the_motions_if_match(writer):
     assert len(response.json()["proposals"]) == 2
     voided = m.MotionAuthor.objects.get(pk=anne["id"])
     assert voided.voided_at is not None
-    assert voided.void_reason == "Left out of the authors in an API write."
+    assert voided.void_reason == "Left out of the authors in a write of the record."
     # One change of the motion in its trail, naming its authors before and after.
     entries = m.AuditEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(m.Motion), object_id=created["id"])

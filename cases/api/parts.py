@@ -25,14 +25,13 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from django.db import models as djmodels
-from django.db import transaction
 from rest_framework import exceptions, serializers
 from rest_framework.settings import api_settings
 from rest_framework.validators import UniqueValidator
 
 from cases import models as m
 from cases.confidentiality import is_withheld
-from cases.services.parts import PartsConflict, parts_of, replace_parts
+from cases.services.parts import parts_of
 from cases.services.voiding import part_of
 
 from . import writes as w
@@ -41,7 +40,6 @@ from .references import Reference
 from .registry import resource_for
 
 NON_FIELD = "__all__"  # Django's key for errors of no one field
-VOID_REASON = "Left out of the {relation} in an API write."
 
 
 class StrictDecimalField(serializers.DecimalField):
@@ -229,30 +227,6 @@ class PartsMixin:
         else:
             value = None
         return getattr(value, "pk", value)
-
-    def create(self, validated_data):
-        parts = {r: validated_data.pop(r) for r in self.part_relations if r in validated_data}
-        with transaction.atomic():
-            instance = super().create(validated_data)
-            self._write_parts(instance, parts)
-        return instance
-
-    def update(self, instance, validated_data):
-        parts = {r: validated_data.pop(r) for r in self.part_relations if r in validated_data}
-        with transaction.atomic():
-            instance = super().update(instance, validated_data)
-            self._write_parts(instance, parts)
-        return instance
-
-    def _write_parts(self, instance, parts) -> None:
-        for relation, items in parts.items():
-            try:
-                replace_parts(record=instance, relation=relation, items=items,
-                              reason=VOID_REASON.format(relation=relation))
-            except PartsConflict as exc:
-                raise w.Conflict(str(exc)) from exc
-        if parts:
-            instance.refresh_from_db()
 
 
 def with_parts(serializer_class):

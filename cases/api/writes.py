@@ -32,6 +32,7 @@ from cases import models as m
 from cases import policies
 from cases.confidentiality import is_withheld, mask_snapshot
 from cases.services.audit import history
+from cases.services.parts import PartsConflict
 from cases.services.records import create_record, locked, update_record
 from cases.services.registration import register_case
 from cases.services.voiding import void_record
@@ -363,8 +364,12 @@ class WritableMixin:
         return response
 
     def perform_write(self, serializer):
-        return create_record(model=self.model, values=serializer.validated_data,
-                             user=self.request.user)
+        values, parts = split_parts(serializer)
+        try:
+            return create_record(model=self.model, values=values, parts=parts,
+                                 user=self.request.user)
+        except PartsConflict as exc:
+            raise Conflict(str(exc)) from exc
 
     def update(self, request, *args, partial=False, **kwargs):
         with transaction.atomic():
@@ -372,8 +377,12 @@ class WritableMixin:
             serializer = self.write_serializer(instance, data=request.data, partial=partial,
                                                context=self.get_serializer_context())
             serializer.is_valid(raise_exception=True)
-            instance = update_record(record=instance, changes=serializer.validated_data,
-                                     expected_version=expected, user=request.user)
+            changes, parts = split_parts(serializer)
+            try:
+                instance = update_record(record=instance, changes=changes, parts=parts,
+                                         expected_version=expected, user=request.user)
+            except PartsConflict as exc:
+                raise Conflict(str(exc)) from exc
         return self._respond(instance, status.HTTP_200_OK)
 
     def partial_update(self, request, *args, **kwargs):
@@ -403,6 +412,15 @@ class WritableMixin:
                                      "ETag from your last GET of it, as it came.")
         policies.check_version(instance, expected)
         return instance, expected
+
+
+def split_parts(serializer) -> tuple[dict, dict]:
+    """A write's validated values apart from its parts (``cases.api.parts``: the lists of
+    a record's authors, proposals, points ... written with it)."""
+    values = dict(serializer.validated_data)
+    parts = {relation: values.pop(relation)
+             for relation in getattr(serializer, "part_relations", {}) if relation in values}
+    return values, parts
 
 
 class CaseWritableMixin(WritableMixin):

@@ -12,10 +12,12 @@ raw SQL, COPY): an UPDATE that changes the row (stamps and ``modified`` aside) g
 A part of a record (``cases.services.voiding.part_of``: a case's registration numbers and
 activities, a document's attachments, a motion's authors ...) is part of what a writer of the
 record saw: inserting, changing or removing one counts a change of its record too. Not when
-the record already changed in the same transaction (``version_xid``, a hidden column like
-``change_xid``: the transaction that last counted): a case registered with its number, or a
-bulk load or COPY of records with their parts, then rewrites no parent row, and a change the
-same transaction counted already says the record is not as the writer read it.
+the record was created in the same transaction (``version_xid``, a hidden column like
+``change_xid``: the transaction that inserted the row): a case registered with its number, a
+motion created with its authors, or a bulk load or COPY of records with their parts, then
+rewrites no parent row. (Counting once per transaction instead would make the version depend
+on transaction boundaries: two writes in one transaction, as a test or a batch makes them,
+would leave the second's parts uncounted.)
 """
 
 from django.db import migrations, models
@@ -62,7 +64,7 @@ BEGIN
     ELSIF NEW.version IS DISTINCT FROM OLD.version
           OR (to_jsonb(NEW) - {COUNTERS}) IS DISTINCT FROM (to_jsonb(OLD) - {COUNTERS}) THEN
         NEW.version := OLD.version + 1;
-        NEW.version_xid := {CURRENT_XID};
+        NEW.version_xid := OLD.version_xid;
     ELSE
         NEW.version_xid := OLD.version_xid;
     END IF;
@@ -77,7 +79,7 @@ def count_part_function(part: str, column: str, record: str) -> str:
     return f"""
 CREATE FUNCTION cases_{part}_count_record() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- A changed part is a new version of its record, once per transaction (see 0020).
+    -- A changed part is a new version of its record, unless this transaction created the record (see 0020).
     IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) - {COUNTERS}) IS NOT DISTINCT FROM
                             (to_jsonb(OLD) - {COUNTERS}) THEN
         RETURN NULL;  -- only its counters moved (its own part changed): counted there

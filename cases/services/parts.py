@@ -9,6 +9,7 @@ its audit trail naming its parts before and after (as voiding one part does), an
 """
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from cases import models as m
@@ -58,7 +59,8 @@ def _live(part_model, field, record) -> dict:
 
 
 @transaction.atomic
-def replace_parts(*, record, relation: str, items: list[dict], reason: str) -> bool:
+def replace_parts(*, record, relation: str, items: list[dict], reason: str,
+                  count_version: bool = True) -> bool:
     """Make ``items`` the live parts of ``record`` under ``relation`` (e.g. ``authors``).
 
     Each item holds the part's field values (validated by the caller), with ``id`` for a
@@ -96,7 +98,10 @@ def replace_parts(*, record, relation: str, items: list[dict], reason: str) -> b
     changed = changed or bool(pending)
     if changed:
         after = [str(pk) for pk in _live(part_model, field, record)]
-        type(record)._default_manager.filter(pk=record.pk).update(modified=timezone.now())
+        # A new version of the record, also when the parts' own triggers (migration 0020)
+        # count none: a record created in this same transaction, a test's or a batch's.
+        type(record)._default_manager.filter(pk=record.pk).update(
+            modified=timezone.now(), **({"version": F("version") + 1} if count_version else {}))
         record_parts_change(parent_model=type(record), parent_id=record.pk,
                             relation=relation, before=before, after=after)
     return changed

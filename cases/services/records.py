@@ -16,6 +16,9 @@ from django.db import models, transaction
 
 from cases import policies
 from cases.models import RegisterModel
+from cases.services.parts import replace_parts
+
+PARTS_VOID_REASON = "Left out of the {relation} in a write of the record."
 
 
 def _set(record, values: Mapping) -> list:
@@ -45,20 +48,34 @@ def _save(record, later, *, relations_later: bool) -> None:
         getattr(record, name).set(value)
 
 
+def _write_parts(record, parts: Mapping | None, *, created: bool = False) -> None:
+    """Make each given list the record's live parts of that kind (``replace_parts``); the
+    record's ``modified`` and (unless just created with them) its version follow."""
+    for relation, items in (parts or {}).items():
+        replace_parts(record=record, relation=relation, items=items,
+                      reason=PARTS_VOID_REASON.format(relation=relation),
+                      count_version=not created)
+    if parts:
+        record.refresh_from_db()
+
+
 @transaction.atomic
 def create_record(*, model: type[RegisterModel], values: Mapping, user=None,
-                  relations_later: bool = False) -> RegisterModel:
+                  parts: Mapping | None = None, relations_later: bool = False) -> RegisterModel:
     """Create a ``model`` record from ``values`` for ``user`` (None: the system, e.g. the
     loader). ``values`` by field name (relations as records, so the rules find the case a
     record is in); the system may also give attnames (``case_id``).
 
     ``relations_later``: the records this one points at may be created later in the same
     transaction (the loader's, in any order): their existence is left to the database's
-    foreign keys, checked at commit; every other rule is validated here."""
+    foreign keys, checked at commit; every other rule is validated here. ``parts``: relation
+    (``authors``) -> the parts to create with it, each a mapping of field values
+    (``cases.services.parts``)."""
     policies.check_write(user=user, model=model, before=None, values=values)
     record = model()
     later = _set(record, values)
     _save(record, later, relations_later=relations_later)
+    _write_parts(record, parts, created=True)
     return record
 
 
@@ -75,7 +92,8 @@ def locked(*, record: RegisterModel, expected_version: int | None = None) -> Reg
 
 @transaction.atomic
 def update_record(*, record: RegisterModel, changes: Mapping, expected_version: int | None = None,
-                  user=None, relations_later: bool = False) -> RegisterModel:
+                  user=None, parts: Mapping | None = None,
+                  relations_later: bool = False) -> RegisterModel:
     """Change ``record`` by ``changes`` (field name or attname → value) for ``user``.
 
     ``expected_version``: the version the writer read (the API's If-Match, the admin form's
@@ -83,12 +101,14 @@ def update_record(*, record: RegisterModel, changes: Mapping, expected_version: 
     change is made to the stored row (locked), not to the caller's copy, so nothing the
     caller holds beyond ``changes`` is written; the caller's ``record`` gets the saved
     version and timestamps, and the saved instance is returned. ``relations_later`` as for
-    ``create_record``.
+    ``create_record``. ``parts``: relation -> the record's full list of parts of that kind
+    (listed with an id: changed; without: added; live ones left out: voided).
     """
     stored = locked(record=record, expected_version=expected_version)
     policies.check_write(user=user, model=type(stored), before=stored, values=changes)
     later = _set(stored, changes)
     _save(stored, later, relations_later=relations_later)
+    _write_parts(stored, parts)
     if stored is not record:
         for name in ("version", "modified"):
             setattr(record, name, getattr(stored, name))

@@ -14,8 +14,8 @@ from django.utils import timezone
 from cases import policies
 from cases.context import current_actor
 from cases.models import RegisterModel
+from cases.services import records  # (module import: records imports parts imports us)
 from cases.services.audit import record_parts_change
-from cases.services.records import locked
 
 
 @cache
@@ -52,7 +52,7 @@ def void_record(*, record: RegisterModel, reason: str,
     """
     if not reason.strip():
         raise ValueError("a reason is required")
-    stored = locked(record=record, expected_version=expected_version)
+    stored = records.locked(record=record, expected_version=expected_version)
     policies.check_void(user=user, record=stored)
     field = part_of_field or part_of(type(stored))
     parent_id = getattr(stored, field.attname) if field is not None else None
