@@ -90,6 +90,15 @@ def before_call(context, case, kwargs):
             body[precision] = "day"
     if isinstance(body.get("year"), int) and body["year"] > datetime.date.today().year + 1:
         body["year"] = datetime.date.today().year
+    for date in ("started", "ended"):  # a collaboration model's dates and their precision
+        if f"{date}_precision" in body or date in body:
+            if body.get(date) is None:
+                body[date], body[f"{date}_precision"] = None, ""
+            elif not body.get(f"{date}_precision"):
+                body[f"{date}_precision"] = "day"
+    started, ended = body.get("started"), body.get("ended")
+    if isinstance(started, str) and isinstance(ended, str) and ended < started:
+        body["ended"] = started
     received, due = body.get("received_date"), body.get("due_date")
     if isinstance(received, str) and isinstance(due, str) and due < received:
         body["due_date"] = received

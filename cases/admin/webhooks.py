@@ -44,7 +44,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
                     "secret_rotated")
     list_filter = ("active", "token")
     search_fields = ("name", "callback_url", "contact_email")
-    autocomplete_fields = ("organisations", "municipalities")
+    autocomplete_fields = ("token", "organisations", "municipalities")
     readonly_fields = ("secret_rotated", "previous_secret_expires", "created", "modified")
     actions = ["rotate_secrets"]
 

@@ -120,8 +120,8 @@ def _rules(model, names) -> dict:
         if operator == "gte" and isinstance(value, int):
             rules[name] = {"min_value": value}
         elif operator == "regex" and isinstance(value, str):
-            rules[name] = {"validators": [RegexValidator(value, str(
-                constraint.violation_error_message or "Not in the required form."))]}
+            rules[name] = {"validators": [RegexValidator(
+                value, f"Must match the pattern {value.replace('%', '%%')}.")]}
     return rules
 
 

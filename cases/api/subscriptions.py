@@ -63,7 +63,18 @@ class SubscriptionSerializer(serializers.ModelSerializer):
                   "previous_secret_expires", "created", "modified"]
         read_only_fields = ["id", "secret_rotated", "previous_secret_expires", "created",
                             "modified"]
-        extra_kwargs = {"callback_url": {"help_text": "https URL that receives the events."}}
+        extra_kwargs = {
+            "id": {"help_text": "Identifier of the subscription."},
+            "name": {"help_text": "A name for the subscription, e.g. the receiving system."},
+            "callback_url": {"help_text": "https URL that receives the events."},
+            "contact_email": {"help_text": "Mailed when a message finally fails."},
+            "active": {"help_text": "False stops deliveries (pending ones are cancelled)."},
+            "secret_rotated": {"help_text": "When the signing secret was last rotated."},
+            "previous_secret_expires": {
+                "help_text": "Until then messages are signed with the previous secret too."},
+            "created": {"help_text": "When the subscription was made."},
+            "modified": {"help_text": "When the subscription was last changed."},
+        }
 
     def validate_callback_url(self, value):
         try:
@@ -85,17 +96,34 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = DeliveryAttempt
         fields = ["attempted_at", "status_code", "error", "duration_ms"]
+        extra_kwargs = {
+            "attempted_at": {"help_text": "When the message was sent."},
+            "status_code": {"help_text": "The receiver's HTTP status; null if none came."},
+            "error": {"help_text": "Why the attempt failed; empty when it succeeded."},
+            "duration_ms": {"help_text": "How long the request took, in milliseconds."},
+        }
 
 
 class DeliverySerializer(serializers.ModelSerializer):
     event = serializers.JSONField(source="event.message", read_only=True,
                                   help_text="The CloudEvent.")
-    attempt_log = DeliveryAttemptSerializer(many=True, read_only=True)
+    attempt_log = DeliveryAttemptSerializer(many=True, read_only=True,
+                                            help_text="Every attempt, oldest first.")
 
     class Meta:
         model = Delivery
         fields = ["id", "event", "status", "attempts", "last_status_code", "last_error",
                   "next_attempt", "delivered_at", "created", "attempt_log"]
+        extra_kwargs = {
+            "id": {"help_text": "Identifier of the delivery (for redeliver)."},
+            "status": {"help_text": "pending, delivered, failed (finally) or cancelled."},
+            "attempts": {"help_text": "Attempts so far."},
+            "last_status_code": {"help_text": "The receiver's last HTTP status."},
+            "last_error": {"help_text": "Why the last attempt failed."},
+            "next_attempt": {"help_text": "When it is tried next, while pending."},
+            "delivered_at": {"help_text": "When the receiver accepted it."},
+            "created": {"help_text": "When the event was queued for this subscription."},
+        }
 
 
 SECRET = inline_serializer("SubscriptionSecret", {
