@@ -82,7 +82,7 @@ def _records(entries) -> dict:
     return found
 
 
-class HistoryMixin(w.HistoryMixin):
+class HistoryMixin:
     """GET <record>/history/: the record's audit trail with its parts' (a case's: with
     every record of the case), for authenticated clients."""
 
@@ -109,7 +109,7 @@ class HistoryMixin(w.HistoryMixin):
             after = mask_snapshot(entry.after, model, cleared=cleared, withheld=withheld)
             keys = set(before or {}) | set(after or {})
             changed = sorted(k for k in keys if (before or {}).get(k) != (after or {}).get(k)
-                             and k != "modified")
+                             and k not in ("modified", "version"))
             rows.append({"occurred_at": entry.occurred_at, "action": entry.action,
                          "via": entry.via, "actor": entry.actor,
                          "request_id": entry.request_id, "before": before, "after": after,

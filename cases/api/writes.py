@@ -24,21 +24,17 @@ from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.decorators import action
 from rest_framework.fields import SkipField
 from rest_framework.response import Response
 
 from cases import models as m
 from cases import policies
-from cases.confidentiality import is_withheld, mask_snapshot
-from cases.services.audit import history
 from cases.services.parts import PartsConflict
 from cases.services.records import create_record, locked, update_record
 from cases.services.registration import register_case
 from cases.services.voiding import void_record
 
 from . import etags
-from .access import is_cleared
 from .problems import problem_responses
 from .references import Reference
 
@@ -430,37 +426,6 @@ class CaseWritableMixin(WritableMixin):
 
     def perform_write(self, serializer):
         return register_case(**serializer.validated_data, user=self.request.user)
-
-
-class HistoryMixin:
-    """GET <record>/history/: the record's audit trail, for authenticated clients."""
-
-    @extend_schema(responses={200: HistoryEntrySerializer(many=True),
-                              **problem_responses(401, 403, 404)},
-                   summary="Change history of this record",
-                   description="Every create, update and void, via the API or the admin: who, "
-                               "when, the request id, and the values before and after. Needs "
-                               "authentication; confidential details stay masked without "
-                               "clearance.")
-    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
-    def history(self, request, pk=None):
-        record = self.get_object()
-        cleared = is_cleared(request)
-        model = type(record)
-        entries = []
-        for entry in history(record):
-            before = mask_snapshot(entry.before, model, cleared=cleared,
-                                   withheld=is_withheld(record))
-            after = mask_snapshot(entry.after, model, cleared=cleared,
-                                  withheld=is_withheld(record))
-            keys = set(before or {}) | set(after or {})
-            changed = sorted(k for k in keys if (before or {}).get(k) != (after or {}).get(k)
-                             and k not in ("modified", "version"))
-            entries.append({"occurred_at": entry.occurred_at, "action": entry.action,
-                            "via": entry.via, "actor": entry.actor,
-                            "request_id": entry.request_id, "before": before, "after": after,
-                            "changed": changed})
-        return Response(HistoryEntrySerializer(entries, many=True).data)
 
 
 def write_schema(viewset, model):
