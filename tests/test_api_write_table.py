@@ -281,8 +281,9 @@ def test_the_table_names_every_writable_collection():
 
 def test_the_table_names_every_part():
     for row in TABLE:
-        assert [part.relation for part in row.parts] == list(parts_of(row.model)), \
-            row.collection
+        listed = [part.relation for part in row.parts]
+        assert len(listed) == len(set(listed)), row.collection
+        assert set(listed) == set(parts_of(row.model)), row.collection
 
 
 # --- every collection ---------------------------------------------------------------------
@@ -414,8 +415,10 @@ def test_a_part_list_is_replaced_under_the_records_if_match(writer, reader, row,
 
     mark = trail_mark()
     assert reader.patch(url, change, format="json", HTTP_IF_MATCH=tag).status_code == 403
+    assert APIClient().patch(url, change, format="json", HTTP_IF_MATCH=tag).status_code == 401
     assert writer.patch(url, change, format="json").status_code == 428
     assert_nothing_written(mark)
+    assert version(row, pk) == 1
 
     response = writer.patch(url, change, format="json", HTTP_IF_MATCH=tag)
     assert response.status_code == 200, response.content
@@ -439,4 +442,16 @@ def test_a_part_list_is_replaced_under_the_records_if_match(writer, reader, row,
     assert stale.status_code == 412, stale.content
     assert_nothing_written(mark)
     assert part_model.objects.get(pk=second["id"]).voided_at is None
+    # An item with the id of a live part changes that part (to the first item's values).
+    mark = trail_mark()
+    changed = writer.patch(url, {part.relation: [{"id": second["id"], **resolve(part.first)}]},
+                           format="json", HTTP_IF_MATCH=response["ETag"])
+    assert changed.status_code == 200, changed.content
+    assert [item["id"] for item in changed.json()[part.relation]] == [second["id"]]
+    assert version(row, pk) == 3 and changed["ETag"].startswith('"3-')
+    [entry] = entries_after(mark, part_model, second["id"], "update")
+    assert m.Event.objects.get(audit_entry=entry).action == "updated"
+    [entry] = entries_after(mark, row.model, pk, "update")
+    assert entry.before == entry.after == {part.relation: [second["id"]]}
+    assert_event(entry, row, "updated")
     covered(f"{row.collection}.{part.relation}", *CELLS)
