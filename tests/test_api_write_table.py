@@ -398,8 +398,9 @@ def test_writes_are_refused_without_the_write_scope(writer, reader, row):
 
 @pytest.mark.parametrize(("row", "part"), PARTS, ids=PART_IDS)
 def test_a_part_list_is_replaced_under_the_records_if_match(writer, reader, row, part):
-    """Created with one part; the list replaced by another: one added, one left out (so
-    voided), as one change of the record, under its If-Match."""
+    """Created with one part; refused without the write scope or If-Match; the list
+    replaced under the record's If-Match: one added, one left out (so voided), one change
+    of the record; a stale ETag refused; then the live part changed by its id."""
     mark = trail_mark()
     created = create(writer, row, **{part.relation: [resolve(part.first)]})
     pk, url, tag = created.json()["id"], created["Location"], created["ETag"]
