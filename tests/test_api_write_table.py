@@ -173,6 +173,14 @@ PART_IDS = [f"{row.collection}.{part.relation}" for row, part in PARTS]
 
 CELLS = ("create", "update", "void", "If-Match 428/412", "401/403")
 COVERED: dict[str, set[str]] = defaultdict(set)
+LEGEND = """Collections: create 201 with Location and ETag; update 200 under the current ETag,
+a new ETag; void with a reason, then 409 for voiding or changing it again; If-Match: 428
+without, 412 stale (after another writer's change); 401 anonymous and 403 without the write
+scope on create, update and void. Parts, in the record's body: create = the record created
+with the part; update = the list replaced under the record's If-Match (one added) and a part
+changed by its id; void = a part left out is voided. Every write made: its audit entry and
+its event; every write refused: neither.
+"""
 
 
 def covered(name: str, *cells: str) -> None:
@@ -194,7 +202,7 @@ def coverage_report():
         lines.append(f"| {name} | " + " | ".join(marks) + " |")
     ARTIFACT.parent.mkdir(exist_ok=True)
     ARTIFACT.write_text("# Write coverage (tests/test_api_write_table.py)\n\n"
-                        + "\n".join(lines) + "\n")
+                        + "\n".join(lines) + "\n\n" + LEGEND)
 
 
 # --- clients, the trail ------------------------------------------------------------------
