@@ -36,7 +36,7 @@ TYPE_PREFIX = "se.caseregister"
 CONTENT_TYPE = "application/json"
 ACTIONS = {AuditAction.CREATE: EventAction.CREATED, AuditAction.UPDATE: EventAction.UPDATED,
            AuditAction.VOID: EventAction.VOIDED}
-IGNORED_CHANGES = {"modified"}  # every save changes it: not worth naming
+IGNORED_CHANGES = {"modified", "version"}  # every change moves them: not worth naming
 
 
 def _kebab(name: str) -> str:
