@@ -12,7 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from rest_framework.test import APIClient
 
 from cases import models as m
-from cases.services.parts import parts_of
+from cases.api.parts import parts_of
 from cases.services.tokens import issue_token
 
 pytestmark = pytest.mark.django_db

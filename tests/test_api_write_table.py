@@ -10,7 +10,7 @@ made leaves its audit entry and its event; each write refused leaves neither.
 
 The table cannot fall behind the API: ``test_the_table_names_every_writable_collection``
 compares it with ``cases.api.views.VIEWSETS`` and ``test_the_table_names_every_part`` with
-``cases.services.parts.parts_of``, so a new collection or a new kind of part fails until
+``cases.api.parts.parts_of``, so a new collection or a new kind of part fails until
 its line is added.
 
 Bodies name related records by natural key, as clients do (``ks2025/638``, ``Stockholm/KS``);
@@ -30,9 +30,9 @@ from django.db.models import Max
 from rest_framework.test import APIClient
 
 from cases import models as m
+from cases.api.parts import parts_of
 from cases.api.registry import resource_for
 from cases.api.views import VIEWSETS
-from cases.services.parts import parts_of
 from cases.services.tokens import issue_token
 
 pytestmark = pytest.mark.django_db

@@ -31,13 +31,12 @@ from rest_framework.validators import UniqueValidator
 
 from cases import models as m
 from cases.confidentiality import is_withheld
-from cases.services.parts import parts_of
 from cases.services.voiding import part_of
 
 from . import writes as w
 from .access import is_cleared
 from .references import Reference
-from .registry import resource_for
+from .registry import resource_for, resource_or_none
 
 NON_FIELD = "__all__"  # Django's key for errors of no one field
 
@@ -227,6 +226,30 @@ class PartsMixin:
         else:
             value = None
         return getattr(value, "pk", value)
+
+
+# Parts no client writes, and why.
+READ_ONLY_PARTS = {
+    m.RegistrationNumber: "Registration numbers are given by registering the case only.",
+}
+
+
+def parts_of(model) -> dict[str, type]:
+    """The kinds of part of ``model`` a client writes: reverse accessor -> part model.
+
+    Found from the models (``part_of``), so a new part is writable without anyone listing
+    it; records with a collection of their own (a case's activities) are written there."""
+    found = {}
+    for rel in model._meta.related_objects:
+        part = rel.related_model
+        field = part_of(part)
+        if field is None or field.remote_field is not rel or part in READ_ONLY_PARTS:
+            continue
+        resource = resource_or_none(part)
+        if resource is not None and resource.collection:
+            continue
+        found[rel.get_accessor_name()] = part
+    return found
 
 
 def with_parts(serializer_class):

@@ -12,40 +12,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cases import models as m
 from cases.context import current_actor
 from cases.services.audit import record_parts_change
-from cases.services.voiding import part_of
-
-# Parts no client writes, and why.
-READ_ONLY_PARTS = {
-    m.RegistrationNumber: "Registration numbers are given by registering the case only.",
-}
 
 
 class PartsConflict(Exception):
     """The parts cannot be stored in any order (two parts trading places, e.g. positions
     1 and 2 swapped): each would take the place the other still holds."""
-
-
-def parts_of(model) -> dict[str, type]:
-    """The kinds of part of ``model`` a client writes: reverse accessor -> part model.
-
-    Found from the models (``part_of``), so a new part is writable without anyone listing
-    it; records with a collection of their own (a case's activities) are written there."""
-    from cases.api.registry import resource_or_none
-
-    found = {}
-    for rel in model._meta.related_objects:
-        part = rel.related_model
-        field = part_of(part)
-        if field is None or field.remote_field is not rel or part in READ_ONLY_PARTS:
-            continue
-        resource = resource_or_none(part)
-        if resource is not None and resource.collection:
-            continue
-        found[rel.get_accessor_name()] = part
-    return found
 
 
 def _reverse(record, relation: str):
