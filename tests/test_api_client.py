@@ -307,13 +307,14 @@ def test_list_results_are_records(api, lib):
 
 
 def test_create_a_case_and_a_motion_then_change_it_with_if_match(writer, lib):
-    """Register a case in KS's series, put a motion on it, change the motion's title with the
-    ETag it was created with; a stale ETag is refused (412)."""
+    """Register a case in KS's series (municipality and organisation by natural key), put a
+    motion with an author and a proposal on it, change the case's title with the ETag it was
+    created with; a stale ETag is refused (412)."""
     ks = m.Case.objects.get(registration_numbers__number="KS 2025/638").registration_numbers.get(
         number="KS 2025/638").organisation
     created = lib.cases_create.sync_detailed(client=writer, body=lib.models.CaseRegistrationRequest(
-        title="Medborgarförslag om fler parkbänkar", municipality=ks.municipality_id,
-        registering_organisation=ks.pk, year=2026))
+        title="Medborgarförslag om fler parkbänkar", municipality=ks.municipality.name,
+        registering_organisation=ks.short_name, year=2026))  # natural keys
     case = created.parsed
     assert created.status_code == 201 and isinstance(case, lib.models.Case)
     assert case.registration_numbers[0].number.startswith("KS 2026/")
