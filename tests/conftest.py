@@ -107,3 +107,30 @@ def plain_http():
     from django.conf import settings
 
     settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture
+def webhook_worker(transactional_db, settings):
+    """For a client against live_server that is to be told of its changes: a receiver on
+    127.0.0.1 (plain HTTP and a private address allowed for it), an empty job queue and a
+    delivery worker in a thread of this process (tests/test_webhooks.py has both). The
+    worker's connections close after each job, so that none outlives the test database."""
+    from .test_webhooks import Receiver, WorkerThread
+
+    settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    settings.SITE_URL = "https://diarium.example.se"
+    with connections["default"].cursor() as cursor:
+        cursor.execute("DELETE FROM procrastinate_jobs")
+    shared = connections["default"].settings_dict
+    kept = shared["CONN_MAX_AGE"]
+    shared["CONN_MAX_AGE"] = 0
+    receiver = Receiver()
+    worker = WorkerThread()
+    worker.start()
+    try:
+        yield receiver
+    finally:
+        worker.stop()
+        receiver.stop()
+        shared["CONN_MAX_AGE"] = kept

@@ -2,9 +2,10 @@
 
 The client is generated with openapi-python-client (as `make clients` does), installed into a
 temporary directory and used against pytest-django's live server: list, filter, follow pages,
-expand, follow the change feed, create a case and a motion, change one with If-Match. If the
-client cannot parse a response, the committed schema promises something the API does not
-return. (tests/test_clients.py type-checks this client and runs a TypeScript one.)
+expand, follow the change feed, create a case and a motion with its authors and proposals,
+change it with If-Match, and be told of both changes by a verified webhook. If the client
+cannot parse a response, the committed schema promises something the API does not return.
+(tests/test_clients.py type-checks this client and runs a TypeScript one.)
 """
 
 import datetime
@@ -62,7 +63,9 @@ def lib(tmp_path_factory):
                 ("cases_timeline", "api.cases.cases_timeline"),
                 ("cases_links", "api.cases.cases_links"),
                 ("search", "api.search.search"),
-                ("motions_create", "api.motions.motions_create"),
+                ("documents_list", "api.documents.documents_list"),
+                ("motions_partial_update", "api.motions.motions_partial_update"),
+                ("subscriptions_create", "api.subscriptions.subscriptions_create"),
             ]
         })
     finally:
@@ -184,15 +187,57 @@ def test_sync_delivers_voided_cases_as_tombstones(api, lib, skottland):
     assert skottland.id not in [case.id for case in live.results]
 
 
-def test_a_generated_client_builds_a_motion_with_its_authors_and_proposals(api, lib, live_server,
-                                                                       skottland):
-    """The issue's done-when: one POST, the parts nested, references by natural key."""
-    from cases.services.tokens import issue_token
+def test_filter_by_natural_keys_and_follow_next(api, lib, skottland):
+    """A case's documents by its registration number as typed (any case and spacing), cases
+    by a municipality's name without its diacritic, every page reached through ``next``."""
+    page = lib.documents_list.sync(client=api, case="ks2025/638", page_size=500)
+    assert sorted(d.id for d in page.results) == sorted(
+        skottland.documents.filter(voided_at__isnull=True).values_list("id", flat=True))
+    assert page.results and all(d.case.id == skottland.id for d in page.results)
+    malmo = lib.cases_list.sync(client=api, municipality="malmo", page_size=500)
+    expected = set(m.Case.objects.filter(municipality__name="Malmö", voided_at__isnull=True)
+                   .values_list("id", flat=True))
+    assert expected and {case.id for case in malmo.results} == expected
+    assert all(case.municipality.display.startswith("Malmö") for case in malmo.results)
+    seen, cursor = [], lib.types.UNSET
+    while True:
+        page = lib.documents_list.sync(client=api, page_size=2, cursor=cursor)
+        assert len(page.results) <= 2
+        seen += [document.id for document in page.results]
+        if page.next_ is None:
+            break
+        (cursor,) = parse_qs(urlsplit(page.next_).query)["cursor"]
+    live = m.Document.objects.filter(voided_at__isnull=True)
+    assert live.count() > 4  # three pages or more
+    assert len(seen) == len(set(seen)) and set(seen) == set(live.values_list("id", flat=True))
 
-    _, key = issue_token(name="Ärendesystem", can_write=True)
-    writer = lib.client.AuthenticatedClient(
-        base_url=live_server.url, token=key, prefix="Token",
-        headers={"X-Forwarded-Proto": "https"}, raise_on_unexpected_status=True)
+
+def motion_messages(receiver, secret, motion_id) -> list[dict]:
+    """The verified (Standard Webhooks) messages the receiver took about ``motion_id``, in
+    order of arrival, once each (delivery is at least once)."""
+    from .test_webhooks import verified
+
+    messages, seen = [], set()
+    for message in verified(receiver.delivered("register"), secret):
+        if message["data"]["id"] == str(motion_id) and message["webhook_id"] not in seen:
+            seen.add(message["webhook_id"])
+            messages.append(message)
+    return messages
+
+
+def test_a_generated_client_builds_a_motion_with_its_authors_and_proposals(
+        webhook_worker, writer, lib, skottland):
+    """The issue's done-when: a client subscribes to the register's webhooks, builds a motion
+    in one POST (the parts nested, references by natural key), changes it with If-Match (a
+    title and its parts), and is told of both changes by verified webhooks, in order."""
+    from .test_webhooks import wait_for
+
+    receiver = webhook_worker
+    subscribed = lib.subscriptions_create.sync(client=writer, body=lib.models.SubscriptionRequest(
+        name="register", callback_url=receiver.url("register"),
+        collections=[lib.models.CollectionsEnum.MOTIONS]))
+    assert isinstance(subscribed, lib.models.CreatedSubscription)
+    assert subscribed.secret.startswith("whsec_")
     body = lib.models.MotionWriteRequest(
         case="ks2025/638", title="Motion om fler fritidsgårdar",
         authors=[lib.models.MotionAuthorWriteRequest(position=1, person="Jan Jonsson",
@@ -200,13 +245,59 @@ def test_a_generated_client_builds_a_motion_with_its_authors_and_proposals(api, 
                  lib.models.MotionAuthorWriteRequest(position=2, person="Anne-Lie Elfvén")],
         proposals=[lib.models.MotionProposalWriteRequest(text="att utreda fritidsgårdar",
                                                          number=1)])
-    with writer as client:
-        motion = lib.motions_create.sync(client=client, body=body)
-    assert isinstance(motion, lib.models.Motion)
+    made = lib.motions_create.sync_detailed(client=writer, body=body)
+    motion = made.parsed
+    assert made.status_code == 201 and isinstance(motion, lib.models.Motion)
     assert motion.case.id == skottland.id
     assert [(a.position, a.person.display) for a in motion.authors] == [
         (1, "Jan Jönsson"), (2, "Anne-Lie Elfvén")]
-    assert [p.text for p in motion.proposals] == ["att utreda fritidsgårdar"]
+    assert motion.authors[0].party is not None and motion.authors[1].party is None
+    assert [(p.number, p.text) for p in motion.proposals] == [(1, "att utreda fritidsgårdar")]
+    stored = m.Motion.objects.get(pk=motion.id)
+    assert [a.person.name for a in stored.authors.filter(voided_at__isnull=True)
+            .order_by("position")] == ["Jan Jönsson", "Anne-Lie Elfvén"]
+
+    # The change: a new title, the first proposal reworded (by its id), a second added, the
+    # second author left out (voided).
+    first = motion.proposals[0]
+    changed = lib.motions_partial_update.sync_detailed(
+        str(motion.id), client=writer, if_match=made.headers["ETag"],
+        body=lib.models.PatchedMotionWriteRequest(
+            title="Motion om fritidsgårdar",
+            authors=[lib.models.MotionAuthorWriteRequest(
+                id=motion.authors[0].id, position=1, person="Jan Jönsson", party="L")],
+            proposals=[lib.models.MotionProposalWriteRequest(
+                           id=first.id, number=1, text="att bygga fritidsgårdar"),
+                       lib.models.MotionProposalWriteRequest(
+                           number=2, text="att öppna dem på helger")]))
+    assert changed.status_code == 200, changed.content
+    assert changed.parsed.title == "Motion om fritidsgårdar"
+    assert [(p.number, p.text) for p in changed.parsed.proposals] == [
+        (1, "att bygga fritidsgårdar"), (2, "att öppna dem på helger")]
+    assert changed.parsed.proposals[0].id == first.id
+    assert [a.person.display for a in changed.parsed.authors] == ["Jan Jönsson"]
+    assert changed.headers["ETag"] != made.headers["ETag"]
+    stale = lib.motions_partial_update.sync_detailed(
+        str(motion.id), client=writer, if_match=made.headers["ETag"],
+        body=lib.models.PatchedMotionWriteRequest(title="Förlorad ändring"))
+    assert stale.status_code == 412 and isinstance(stale.parsed, lib.models.Problem)
+
+    # Told of every change (the parts' changes are updates of the motion too), each message
+    # signed with the secret given once, in the order of the changes.
+    events = m.Event.objects.filter(record_id=motion.id, deliveries__subscription_id=subscribed.id)
+    expected = [str(pk) for pk in events.order_by("audit_entry_id", "pk").values_list(
+        "pk", flat=True)]
+    assert len(expected) >= 2
+    messages = wait_for(
+        lambda: (found := motion_messages(receiver, subscribed.secret, motion.id))
+        and len(found) >= len(expected) and found, "the motion's webhooks")
+    assert [msg["webhook_id"] for msg in messages] == expected
+    assert [msg["type"] for msg in messages] == ["se.caseregister.motion.created"] + [
+        "se.caseregister.motion.updated"] * (len(expected) - 1)
+    assert all(msg["subject"] == str(motion.id) for msg in messages)
+    assert all(msg["data"]["case"]["id"] == str(skottland.id) for msg in messages)
+    changed_fields = {name for msg in messages[1:] for name in msg["data"]["changed_fields"]}
+    assert {"title", "proposals", "authors"} <= changed_fields, changed_fields
 
 
 def test_list_results_are_records(api, lib):
@@ -216,22 +307,26 @@ def test_list_results_are_records(api, lib):
 
 
 def test_create_a_case_and_a_motion_then_change_it_with_if_match(writer, lib):
-    """Register a case in KS's series, put a motion on it, change the motion's title with the
-    ETag it was created with; a stale ETag is refused (412)."""
+    """Register a case in KS's series (municipality and organisation by natural key), put a
+    motion with an author and a proposal on it, change the case's title with the ETag it was
+    created with; a stale ETag is refused (412)."""
     ks = m.Case.objects.get(registration_numbers__number="KS 2025/638").registration_numbers.get(
         number="KS 2025/638").organisation
     created = lib.cases_create.sync_detailed(client=writer, body=lib.models.CaseRegistrationRequest(
-        title="Medborgarförslag om fler parkbänkar", municipality=ks.municipality_id,
-        registering_organisation=ks.pk, year=2026))
+        title="Medborgarförslag om fler parkbänkar", municipality=ks.municipality.name,
+        registering_organisation=ks.short_name, year=2026))  # natural keys
     case = created.parsed
     assert created.status_code == 201 and isinstance(case, lib.models.Case)
     assert case.registration_numbers[0].number.startswith("KS 2026/")
     made = lib.motions_create.sync_detailed(client=writer, body=lib.models.MotionWriteRequest(
-        case=case.id, title="Motion om fler parkbänkar"))
+        case=str(case.id), title="Motion om fler parkbänkar",
+        authors=[lib.models.MotionAuthorWriteRequest(position=1, person="Jan Jönsson")],
+        proposals=[lib.models.MotionProposalWriteRequest(text="att ställa ut parkbänkar")]))
     motion = made.parsed
     assert made.status_code == 201 and isinstance(motion, lib.models.Motion)
     assert motion.case.id == case.id
-    # TODO(lead): with nested parts, send authors and proposals in the body and check them.
+    assert [a.person.display for a in motion.authors] == ["Jan Jönsson"]
+    assert [(p.number, p.text) for p in motion.proposals] == [(None, "att ställa ut parkbänkar")]
     changed = lib.cases_partial_update.sync_detailed(
         str(case.id), client=writer, if_match=created.headers["ETag"],
         body=lib.models.PatchedCaseWriteRequest(title="Medborgarförslag om parkbänkar"))

@@ -9,9 +9,11 @@ live API.
   checked by ``tsc --noEmit`` in strict mode (orval's output failed it on drf-spectacular's
   ``oneOf: [XEnum, BlankEnum]``, an object spread of an enum before its declaration);
 - then the hey-api client, compiled by tsc and run by node, against pytest-django's live
-  server: list, filter, follow ``next``, expand, the change feed, create a case and a motion,
-  change the case with If-Match (a stale tag is refused with 412). The Python client's run is
-  tests/test_api_client.py.
+  server: list, filter (also by natural keys), follow ``next``, expand, the change feed, create
+  a case and a motion, change the case with If-Match (a stale tag is refused with 412);
+  subscribe to webhooks, build a motion with its authors and proposals, change it and its
+  parts with If-Match, and the receiver (a real one, fed by a real worker) gets a verified
+  message for every change. The Python client's run is tests/test_api_client.py.
 
 The npm tools are the Makefile's pins (NPM_TOOLS), installed once into build/npm by ``make
 npm-tools`` (a stamp named for the pins: warm runs install nothing). The generators run in
@@ -32,6 +34,8 @@ import pytest
 from cases import models as m
 from cases.services.fixtures import load_register
 from cases.services.tokens import issue_token
+
+from .test_webhooks import verified, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "openapi.yaml"
@@ -138,7 +142,8 @@ MAIN_TS = textwrap.dedent("""\
     // saw as JSON for the Python side to check against the database.
     import { client } from "./client.gen";
     import {
-      casesChanges, casesCreate, casesList, casesPartialUpdate, casesRetrieve, motionsCreate,
+      casesChanges, casesCreate, casesList, casesPartialUpdate, casesRetrieve, documentsList,
+      motionsCreate, motionsPartialUpdate, subscriptionsCreate,
     } from "./sdk.gen";
     import type { Case, Tombstone } from "./types.gen";
 
@@ -160,6 +165,14 @@ MAIN_TS = textwrap.dedent("""\
       if (!found.data) throw new Error(`list: ${JSON.stringify(found.error)}`);
       const cases: Case[] = found.data.results;
       out.filtered = cases.map((c) => c.id);
+      // Natural keys: a case's documents by its number as typed, cases by a municipality's
+      // name without its diacritic.
+      const docs = await documentsList({ query: { case: "ks2025/638", page_size: 500 } });
+      if (!docs.data) throw new Error(`documents: ${JSON.stringify(docs.error)}`);
+      out.case_documents = docs.data.results.map((d) => d.id);
+      const malmo = await casesList({ query: { municipality: "malmo", page_size: 500 } });
+      if (!malmo.data) throw new Error(`municipality: ${JSON.stringify(malmo.error)}`);
+      out.malmo = malmo.data.results.map((c) => c.id);
       // Follow next through every page of two.
       const seen: string[] = [];
       let cursor: string | undefined;
@@ -204,6 +217,38 @@ MAIN_TS = textwrap.dedent("""\
         headers: { ...auth.headers, "If-Match": etag }, body: { title: "Förlorad" } });
       out.stale = [stale.response?.status,
                    stale.error && "title" in stale.error ? stale.error.title : null];
+      // Subscribe to the motions' webhooks (the secret is shown only now), build a motion with
+      // its authors and proposals by natural keys, then change its title and parts with
+      // If-Match: the receiver is to be told of every change.
+      const subscribed = await subscriptionsCreate({ ...auth, body: {
+        name: "typescript", callback_url: process.env.CALLBACK_URL as string,
+        collections: ["motions"] } });
+      if (!subscribed.data) throw new Error(`subscribe: ${JSON.stringify(subscribed.error)}`);
+      out.secret = subscribed.data.secret;
+      out.subscription = subscribed.data.id;
+      const built = await motionsCreate({ ...auth, body: {
+        case: "ks2025/638", title: "Motion om cykelbanor från TypeScript",
+        authors: [{ position: 1, person: "Jan Jonsson", party: "L" },
+                  { position: 2, person: "anne-lie elfven" }],
+        proposals: [{ number: 1, text: "att bygga cykelbanor" }] } });
+      if (!built.data) throw new Error(`build: ${JSON.stringify(built.error)}`);
+      out.built = { id: built.data.id, case: built.data.case.id,
+        authors: built.data.authors.map(
+          (a) => [a.position, "display" in a.person ? a.person.display : a.person.name]),
+        proposals: built.data.proposals.map((x) => [x.number, x.text]) };
+      const tag = built.response?.headers.get("ETag") as string;
+      const reworded = await motionsPartialUpdate({ ...auth, path: { id: built.data.id },
+        headers: { ...auth.headers, "If-Match": tag },
+        body: { title: "Motion om cykelbanor", proposals: [
+          { id: built.data.proposals[0].id, number: 1, text: "att bygga fler cykelbanor" },
+          { number: 2, text: "att ploga dem först" }] } });
+      if (!reworded.data) throw new Error(`reword: ${JSON.stringify(reworded.error)}`);
+      out.reworded = { title: reworded.data.title,
+        proposals: reworded.data.proposals.map((x) => [x.id, x.number, x.text]),
+        etag_changed: reworded.response?.headers.get("ETag") !== tag };
+      const lost = await motionsPartialUpdate({ ...auth, path: { id: built.data.id },
+        headers: { ...auth.headers, "If-Match": tag }, body: { title: "Förlorad" } });
+      out.motion_stale = lost.response?.status;
       console.log(JSON.stringify(out));
     }
 
@@ -220,7 +265,7 @@ def reload_register_afterwards(django_db_setup, django_db_blocker):
 
 
 def test_the_typescript_client_works_against_the_live_server(
-        generated, reload_register_afterwards, live_server, tmp_path):
+        generated, reload_register_afterwards, live_server, webhook_worker, tmp_path):
     load_register()
     skottland = m.Case.objects.get(registration_numbers__number="KS 2025/638")
     ks = skottland.registration_numbers.get(number="KS 2025/638").organisation
@@ -234,7 +279,8 @@ def test_the_typescript_client_works_against_the_live_server(
     (directory / "main.ts").write_text(MAIN_TS)
     tsc(directory, noEmit=False, outDir="dist")
     env = {**os.environ, "BASE_URL": live_server.url, "TOKEN": key,
-           "MUNICIPALITY": str(ks.municipality_id), "ORGANISATION": str(ks.pk)}
+           "MUNICIPALITY": str(ks.municipality_id), "ORGANISATION": str(ks.pk),
+           "CALLBACK_URL": webhook_worker.url("typescript")}
     out = json.loads(run(["node", "dist/main.js"], cwd=directory, env=env))
     assert out["filtered"] == [str(skottland.pk)]
     assert len(out["walked"]) == len(set(out["walked"])) and set(out["walked"]) == live
@@ -245,3 +291,46 @@ def test_the_typescript_client_works_against_the_live_server(
     assert case.title == out["changed"] == "Ändrad från TypeScript"
     assert m.Motion.objects.get(pk=out["motion"]).case_id == case.pk
     assert out["stale"] == [412, "Precondition Failed"]
+    assert sorted(out["case_documents"]) == sorted(
+        str(pk) for pk in skottland.documents.filter(voided_at__isnull=True).values_list(
+            "pk", flat=True))
+    malmo = {str(pk) for pk in m.Case.objects.filter(
+        municipality__name="Malmö", voided_at__isnull=True).values_list("pk", flat=True)}
+    assert malmo and set(out["malmo"]) == malmo
+
+    # The motion built with its parts by natural keys, then changed with If-Match.
+    built = out["built"]
+    assert built["case"] == str(skottland.pk)
+    assert built["authors"] == [[1, "Jan Jönsson"], [2, "Anne-Lie Elfvén"]]
+    assert built["proposals"] == [[1, "att bygga cykelbanor"]]
+    motion = m.Motion.objects.get(pk=built["id"])
+    assert motion.title == out["reworded"]["title"] == "Motion om cykelbanor"
+    assert [(n, text) for _, n, text in out["reworded"]["proposals"]] == [
+        (1, "att bygga fler cykelbanor"), (2, "att ploga dem först")]
+    assert sorted(str(pk) for pk in motion.proposals.filter(voided_at__isnull=True)
+                  .values_list("pk", flat=True)) == sorted(
+        pk for pk, _, _ in out["reworded"]["proposals"])
+    assert out["reworded"]["etag_changed"] is True and out["motion_stale"] == 412
+
+    # Its webhooks: every change of the motion, verified with the secret the client was
+    # given, in the order of the changes.
+    events = m.Event.objects.filter(record_id=motion.pk,
+                                    deliveries__subscription_id=out["subscription"])
+    expected = [str(pk) for pk in events.order_by("audit_entry_id", "pk").values_list(
+        "pk", flat=True)]
+    assert len(expected) >= 2
+
+    def arrived():
+        messages, seen = [], set()
+        for message in verified(webhook_worker.delivered("typescript"), out["secret"]):
+            if message["subject"] == built["id"] and message["webhook_id"] not in seen:
+                seen.add(message["webhook_id"])
+                messages.append(message)
+        return messages if len(messages) >= len(expected) else None
+
+    messages = wait_for(arrived, "the TypeScript motion's webhooks")
+    assert [message["webhook_id"] for message in messages] == expected
+    assert [message["data"]["action"] for message in messages] == ["created"] + [
+        "updated"] * (len(expected) - 1)
+    changed = {name for message in messages[1:] for name in message["data"]["changed_fields"]}
+    assert {"title", "proposals"} <= changed, changed
