@@ -41,7 +41,7 @@ demo: $(VENV)/.installed
 
 test: setup browser nginx npm-tools
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 CHROMIUM := /usr/bin/chromium

@@ -6,7 +6,7 @@ writes are in ``cases.services.subscriptions`` and ``cases.services.deliveries``
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -133,6 +133,12 @@ SECRET = inline_serializer("SubscriptionSecret", {
 })
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List your subscriptions"),
+    retrieve=extend_schema(summary="One subscription"),
+    update=extend_schema(summary="Replace a subscription"),
+    partial_update=extend_schema(summary="Change fields of a subscription"),
+)
 class SubscriptionViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin,
                           mixins.UpdateModelMixin, mixins.ListModelMixin,
                           viewsets.GenericViewSet):
@@ -156,7 +162,8 @@ class SubscriptionViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin,
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from exc
 
-    @extend_schema(responses={201: CreatedSubscriptionSerializer})
+    @extend_schema(responses={201: CreatedSubscriptionSerializer},
+                   summary="Subscribe to changes (the secret is shown only in this answer)")
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)

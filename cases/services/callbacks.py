@@ -32,8 +32,13 @@ def _refused_address(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-def check(url: str) -> tuple[str, int, list[str]]:
-    """(host, port, addresses) of a callback URL that may be called; CallbackRefused if not."""
+def check(url: str, *, unresolved_ok: bool = False) -> tuple[str, int, list[str]]:
+    """(host, port, addresses) of a callback URL that may be called; CallbackRefused if not.
+
+    ``unresolved_ok`` (when a subscription is saved): a name that does not resolve now is
+    no reason to refuse it (the receiver's DNS may not be set up yet, or be down a moment);
+    every delivery resolves and checks again, and an attempt that cannot is a failure that
+    is retried and logged."""
     parts = urlsplit(url)
     allowed = ("https", "http") if settings.WEBHOOK_ALLOW_HTTP else ("https",)
     if parts.scheme not in allowed:
@@ -48,8 +53,12 @@ def check(url: str) -> tuple[str, int, list[str]]:
         raise CallbackRefused("The callback URL has an invalid port.") from exc
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+    except socket.gaierror as exc:
+        if unresolved_ok:
+            return parts.hostname, port, []
         raise CallbackRefused(f"The host {parts.hostname} cannot be resolved.") from exc
+    except UnicodeError as exc:
+        raise CallbackRefused(f"The host {parts.hostname} is not a valid name.") from exc
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
         refused = [address for address in addresses if _refused_address(address)]
