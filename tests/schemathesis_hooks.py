@@ -108,7 +108,11 @@ def _references(body: dict, positive: bool) -> None:
     for field, collection in FIELDS.items():
         if field in body:
             pick = SERIES if field == "registering_organisation" else sorted(LIVE[collection])
-            body[field] = _live_id(collection, body[field], pick, positive)
+            if isinstance(body[field], list):  # several references (a subscription's filters)
+                body[field] = list(dict.fromkeys(
+                    _live_id(collection, value, pick, positive) for value in body[field]))
+            else:
+                body[field] = _live_id(collection, body[field], pick, positive)
 
 
 def _one_part(relation: str, item: dict) -> dict:
@@ -136,7 +140,7 @@ def after_call(context, case, response):
     try:
         record = response.json()
         record_id = str(uuid.UUID(record["id"]))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):  # (a subscription's id: a number)
         return
     if case.method == "POST":
         LIVE.setdefault(collection, set()).add(record_id)
