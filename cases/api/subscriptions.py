@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from cases.api.writes import WriteSerializer
 from cases.models import (
     Delivery,
     DeliveryAttempt,
@@ -41,6 +42,8 @@ class IsWritingClient(permissions.BasePermission):
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
+    # Values in the JSON type the schema states, as every write of the API takes them.
+    serializer_field_mapping = WriteSerializer.serializer_field_mapping
     collections = serializers.ListField(
         child=serializers.ChoiceField(choices=collection_choices()), required=False,
         help_text="Collections whose changes (and changes of their parts) are sent; "
