@@ -44,6 +44,16 @@ class IsWritingClient(permissions.BasePermission):
 class SubscriptionSerializer(serializers.ModelSerializer):
     # Values in the JSON type the schema states, as every write of the API takes them.
     serializer_field_mapping = WriteSerializer.serializer_field_mapping
+
+    def to_internal_value(self, data):
+        """A filter is a JSON array: DRF would iterate an object's keys as if it were one."""
+        if isinstance(data, dict):
+            wrong = {name: ["Expected a list."] for name in
+                     ("collections", "actions", "organisations", "municipalities")
+                     if name in data and not isinstance(data[name], list)}
+            if wrong:
+                raise serializers.ValidationError(wrong)
+        return super().to_internal_value(data)
     collections = serializers.ListField(
         child=serializers.ChoiceField(choices=collection_choices()), required=False,
         help_text="Collections whose changes (and changes of their parts) are sent; "
