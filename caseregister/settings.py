@@ -218,14 +218,29 @@ REST_FRAMEWORK = {
 # Where clients reach the API (scheme, host and port, no path): the OpenAPI document's
 # `servers`, which generated clients take as their base URL.
 API_PUBLIC_URL = os.environ.get("API_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# What /api/v1/api-info says (DIGG's REST API profile, VER.06) and the OpenAPI document's
+# info: who answers for this register's API, and when its version was released.
+API_CONTACT = {"name": os.environ.get("API_CONTACT_NAME", "The register's operator"),
+               "email": os.environ.get("API_CONTACT_EMAIL", ""),
+               "url": os.environ.get("API_CONTACT_URL", "")}
+API_RELEASED = "2026-11-30"
+# Terms of use and service level: the operating municipality's (DIGG DOK.03, DOK.08).
+API_TERMS_URL = os.environ.get("API_TERMS_URL", "")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Case register API",
     "DESCRIPTION": (
-        "Read API of a Swedish municipal case register (diarium): cases, documents, motions, "
+        "API of a Swedish municipal case register (diarium): cases, documents, motions, "
         "referrals, responses, decisions, collaboration models, people, organisations and the "
-        "typed links between them, every loaded fact with its source passage.\n\n"
-        "Lists are cut into keyset pages (`next` links); `count` is exact up to 1000.\n\n"
+        "typed links between them, every loaded fact with its source passage. It follows "
+        "DIGG's REST API profile (docs/digg-profile.md in the repository says rule by rule); "
+        "`/api-info` describes it.\n\n"
+        "Lists come in pages of `limit` records (default 20, at most 500); `count` is exact "
+        "up to 1000. Walk a list by its `next` links (a keyset cursor): no record is skipped "
+        "or shown twice while others change, and every page is as fast as the first. `page` "
+        "(from 1) and `offset` pick a page by number within the first 10,000 records.\n\n"
+        "Instants are in UTC (`2026-11-30T12:51:29.177159Z`); any offset is accepted in "
+        "input. Dates without a time are plain dates (`2025-03-17`).\n\n"
         "Mirroring: every collection has a change feed, `/<collection>/changes/`, which lists "
         "voided records as tombstones (the plain list leaves them out, so its results are "
         "records only). `/changes/?sync_token=0` is a first walk: it "
@@ -241,6 +256,8 @@ SPECTACULAR_SETTINGS = {
         "Every response carries an ETag; send it in If-None-Match to get 304."
     ),
     "VERSION": "1.0.0",
+    "CONTACT": {key: value for key, value in API_CONTACT.items() if value},
+    **({"TOS": API_TERMS_URL} if API_TERMS_URL else {}),
     "SERVERS": [{"url": API_PUBLIC_URL, "description": "This register (API_PUBLIC_URL)."}],
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

@@ -114,7 +114,7 @@ class Bench:
     def case_list(self):
         params = {"organisation": str(self.organisation), "status": "open",
                   "modified_since": self.since, "modified_until": self.until,
-                  "page_size": 100}
+                  "limit": 100}
         result = Result("case list (organisation + status + date range, page 100)")
         result.samples = timed(lambda: self.get("/api/v1/cases/", params), self.repeat)
         result.baseline = timed(lambda: self.raw_case_list(), self.repeat)
@@ -188,7 +188,7 @@ class Bench:
         records = 0
         # (read with orjson, as a sync client would: the standard library's parser took a
         # tenth of the walk)
-        first = {"sync_token": "0", "page_size": 500}
+        first = {"sync_token": "0", "limit": 500}
         body = orjson.loads(self.get("/api/v1/cases/", first).content)
         while True:
             records += len(body["results"])
@@ -343,7 +343,7 @@ def report(results: list[Result], http: dict | None, http_seconds: int = 30, *,
 
 def case_list_path(bench: Bench) -> str:
     return (f"/api/v1/cases/?organisation={bench.organisation}&status=open"
-            f"&modified_since={bench.since}&modified_until={bench.until}&page_size=100")
+            f"&modified_since={bench.since}&modified_until={bench.until}&limit=100")
 
 
 def write_report(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:

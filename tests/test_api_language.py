@@ -25,7 +25,7 @@ def bad_list(client: Client, **headers):
     """A list request with a wrong filter (Django's message), an unknown parameter (ours) and
     a page size out of range (ours, with a number in it)."""
     response = client.get("/api/v1/cases/", {"modified_since": "yesterday", "colour": "red",
-                                             "page_size": "9999"}, **headers)
+                                             "limit": "9999"}, **headers)
     assert response.status_code == 400 and response["Content-Type"] == PROBLEM
     body = response.json()
     return body, {p["name"]: p["reason"] for p in body["invalid_params"]}, response
@@ -38,7 +38,7 @@ def test_a_problem_is_english_without_accept_language(client):
     assert reasons == {"modified_since": "Must be an RFC 3339 instant with its offset, e.g. "
                                          "2026-01-31T12:00:00Z.",
                        "colour": "Unknown query parameter.",
-                       "page_size": "Must be between 1 and 500."}
+                       "limit": "Must be between 1 and 500."}
     assert response["Content-Language"] == "en"
 
 
@@ -49,7 +49,7 @@ def test_a_problem_is_swedish_as_a_whole_when_asked(client):
     assert reasons == {"modified_since": "Måste vara en tidpunkt enligt RFC 3339 med "
                                          "tidszon, t.ex. 2026-01-31T12:00:00Z.",
                        "colour": "Okänd frågeparameter.",
-                       "page_size": "Måste vara mellan 1 och 500."}
+                       "limit": "Måste vara mellan 1 och 500."}
     assert response["Content-Language"] == "sv"
 
 

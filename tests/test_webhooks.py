@@ -10,6 +10,7 @@ test-artifacts/webhooks.txt.
 import asyncio
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -515,6 +516,33 @@ def test_a_rolled_back_change_emits_nothing_and_a_committed_one_defers_atomicall
         m.Activity.objects.create(case=case, type="other", organisation=board)
     wait_for(lambda: receiver.delivered("atomic"), "the committed change")
     assert len(receiver.tried("atomic")) == 1
+
+
+def test_the_trace_of_the_request_that_made_a_change_goes_on_to_the_receiver(live):
+    """DIGG SPA.02/SPA.04: a write's traceparent is answered with the caller's trace id and a
+    span of our own, and the webhook message of its change carries the same trace (as the
+    CloudEvents tracing extension and as the header of the delivery)."""
+    receiver = live
+    case, board = case_and_board()
+    client, _ = writer()
+    subscribe(client, receiver, "traced", collections=["activities"])
+    trace, caller = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    response = client.post("/api/v1/activities/", {
+        "case": str(case.pk), "type": "other", "organisation": str(board.pk)}, format="json",
+        HTTP_TRACEPARENT=f"00-{trace}-{caller}-01")
+    assert response.status_code == 201, response.content
+    version, answered, span, flags = response.headers["traceparent"].split("-")
+    assert (version, answered, flags) == ("00", trace, "01")
+    assert re.fullmatch("[0-9a-f]{16}", span) and span != caller
+    wait_for(lambda: receiver.delivered("traced"), "the traced change")
+    delivered = receiver.delivered("traced")[0]
+    assert delivered["headers"]["traceparent"] == response.headers["traceparent"]
+    assert json.loads(delivered["body"])["traceparent"] == response.headers["traceparent"]
+    for malformed in ("", "00-" + "0" * 32 + f"-{caller}-01", f"01-{trace}-{caller}-01",
+                      f"00-{trace.upper()}-{caller}-01"):
+        other = client.get("/api/v1/activities/", HTTP_TRACEPARENT=malformed)
+        started = other.headers["traceparent"].split("-")
+        assert started[1] != trace and re.fullmatch("[0-9a-f]{32}", started[1]), malformed
 
 
 # --- (d) nothing protected in a message ---------------------------------------------------

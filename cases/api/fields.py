@@ -1,10 +1,22 @@
-"""Serializer fields for related records: brief by default, full when expanded."""
+"""Serializer fields: instants in UTC, and related records (brief by default, full when
+expanded)."""
+
+import datetime
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_array_type
 from rest_framework import serializers
 
 from .registry import resource_for
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """An instant, written in UTC with ``Z`` whatever the server's time zone (DIGG's REST
+    API profile, DOT.02: the admin shows Stockholm time, the API one zone for every client).
+    Input may carry any offset; an instant without one is read as UTC."""
+
+    def default_timezone(self):
+        return datetime.UTC
 
 
 class Related(serializers.Field):

@@ -32,7 +32,7 @@ from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan
 from django.utils.translation import gettext
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
-from rest_framework.utils.urls import replace_query_param
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from cases.confidentiality import annotate_withheld_joined
 from cases.models.base import ChangeXid
@@ -40,8 +40,13 @@ from cases.models.base import ChangeXid
 from .problems import InvalidParameters
 
 COUNT_LIMIT = 1000
-DEFAULT_PAGE_SIZE = 50
+DEFAULT_PAGE_SIZE = 20  # DIGG's REST API profile, FNS.09
 MAX_PAGE_SIZE = 500
+# How deep ``page`` and ``offset`` reach: an offset makes the database read and discard every
+# record before the page, so the cost grows with the depth, and a record added or voided
+# before the page shifts it (one is shown twice or never). Beyond this depth, ``next``.
+MAX_OFFSET = 10_000
+PAGING_PARAMETERS = {"limit", "page_size", "page", "offset", "cursor"}
 
 SYNC_PARAMETER = "sync_token"
 SYNC_TOKEN_PATTERN = "^[0-9]{1,19}$"
@@ -150,18 +155,62 @@ def commit_horizon(alias: str) -> tuple[int, int]:
         return cursor.fetchone()
 
 
-class PageSizeOutOfRange(ValueError):
-    """A whole number of records per page, but not one served."""
-
-
-def page_size(raw) -> int:
+def _whole(raw, low: int, high: int | None, problems: list) -> int | None:
     if raw in (None, ""):
-        return DEFAULT_PAGE_SIZE
-    size = int(raw)
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise PageSizeOutOfRange(gettext("Must be between 1 and %(max)s.") % {
-            "max": MAX_PAGE_SIZE})
-    return size
+        return None
+    digits = raw[1:] if raw.startswith("-") else raw
+    if not (digits.isascii() and digits.isdigit()):
+        problems.append(gettext("Must be a whole number."))
+        return None
+    value = int(raw)
+    if value < low or (high is not None and value > high):
+        problems.append(gettext("Must be between %(low)s and %(high)s.") % {
+            "low": low, "high": high} if high is not None else
+            gettext("Must be at least %(low)s.") % {"low": low})
+        return None
+    return value
+
+
+def paging(params) -> tuple[int, int, dict[str, list[str]]]:
+    """(records per page, records skipped, problems) of a list request's paging parameters.
+
+    ``limit`` (DIGG FNS.07; ``page_size`` is its older name, kept until a next major version)
+    sets the page's size. ``page`` (from 1, FNS.08) or ``offset`` pick a page by number for
+    clients that page so, down to ``MAX_OFFSET`` records; ``next`` (a keyset cursor) goes
+    anywhere and is the way to walk a list: stable while records change, as fast at any
+    depth."""
+    problems: dict[str, list[str]] = {}
+    sizes = {}
+    for name in ("limit", "page_size"):
+        reasons: list[str] = []
+        sizes[name] = _whole(params.get(name), 1, MAX_PAGE_SIZE, reasons)
+        if reasons:
+            problems[name] = reasons
+    if None not in sizes.values() and sizes["limit"] != sizes["page_size"]:
+        problems["page_size"] = [gettext(
+            "page_size is the older name of limit: give one of them.")]
+    size = sizes["limit"] or sizes["page_size"] or DEFAULT_PAGE_SIZE
+    skips = {}
+    for name, low in (("page", 1), ("offset", 0)):
+        reasons = []
+        skips[name] = _whole(params.get(name), low, None, reasons)
+        if reasons:
+            problems[name] = reasons
+    page, offset = skips["page"], skips["offset"]
+    if page is not None and offset is not None:
+        problems["offset"] = [gettext("Give page or offset, not both.")]
+    skip = (page - 1) * size if page is not None else offset or 0
+    if skip > MAX_OFFSET:
+        name = "page" if page is not None else "offset"
+        problems[name] = [gettext(
+            "Pages by number reach the first %(depth)s records; follow the next link of "
+            "the last page (a cursor) to go further.") % {"depth": MAX_OFFSET}]
+    if (page is not None or offset is not None) and (
+            params.get("cursor") or params.get(SYNC_PARAMETER) is not None):
+        problems["page" if page is not None else "offset"] = [gettext(
+            "A cursor or sync_token already names the position: leave out page and "
+            "offset.")]
+    return size, skip, problems
 
 
 def after(field: str, descending: bool, value, pk) -> Q:
@@ -209,14 +258,15 @@ def page_rows(queryset, page_ids, ordering):
 
 
 class KeysetPagination(BasePagination):
-    """``?page_size=`` (1–500, default 50) and an opaque ``?cursor=`` from ``next``."""
+    """``?limit=`` (1–500, default 20), an opaque ``?cursor=`` from ``next``, and, for
+    clients that page by number, ``?page=`` or ``?offset=`` (see ``paging``)."""
 
     def paginate_queryset(self, queryset, request, view=None, render=None):
         """The page's records. With ``render`` (page ids, ordering) -> [(record, row)], the
         page is fetched and rendered by it (cases.api.rows) and the rendered records are
         returned; rows give the cursor its position by ``view.ordering_for``'s column."""
         self.request = request
-        self.size = page_size(request.query_params.get("page_size"))
+        self.size, skip, _ = paging(request.query_params)  # checked by the view before
         self.resume = sync_token(request.query_params.get(SYNC_PARAMETER))
         if self.resume is not None:
             return self._paginate_sync(queryset, render)
@@ -233,7 +283,7 @@ class KeysetPagination(BasePagination):
                 ordered = ordered.filter(after(field, descending, value, pk))
             else:
                 ordered = after_row(ordered, model_field, descending, value, pk)
-        page_ids = ordered.values("pk")[:self.size + 1]
+        page_ids = ordered.values("pk")[skip:skip + self.size + 1]
         ordering = (order, f"{direction}id")
         if render is None:
             records = list(page_rows(queryset, page_ids, ordering))
@@ -299,7 +349,10 @@ class KeysetPagination(BasePagination):
     def _next_link(self):
         if not self.next_cursor:
             return None
-        return replace_query_param(self.request.build_absolute_uri(), "cursor", self.next_cursor)
+        url = self.request.build_absolute_uri()
+        for name in ("page", "offset"):
+            url = remove_query_param(url, name)
+        return replace_query_param(url, "cursor", self.next_cursor)
 
     def get_paginated_response_schema(self, schema):
         """A plain list: records only (voided records are left out of it)."""
@@ -327,15 +380,29 @@ class KeysetPagination(BasePagination):
         }
 
     def get_schema_operation_parameters(self, view):
+        size = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                "default": DEFAULT_PAGE_SIZE}
         return [
             {"name": "cursor", "required": False, "in": "query",
              "description": "Opaque position from a previous page's `next` link.",
              "schema": {"type": "string"}},
-            {"name": "page_size", "required": False, "in": "query",
+            {"name": "limit", "required": False, "in": "query",
              "description": f"Records per page, 1–{MAX_PAGE_SIZE} (default "
                             f"{DEFAULT_PAGE_SIZE}).",
-             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
-                        "default": DEFAULT_PAGE_SIZE}},
+             "schema": size},
+            {"name": "page_size", "required": False, "in": "query", "deprecated": True,
+             "description": "The older name of `limit`, kept until the next major version.",
+             "schema": size},
+            {"name": "page", "required": False, "in": "query",
+             "description": f"Page number, from 1, for clients that page by number; pages "
+                            f"reach the first {MAX_OFFSET} records. Prefer following `next`: "
+                            f"a cursor neither skips nor repeats records that change while "
+                            f"you page, and is as fast at any depth.",
+             "schema": {"type": "integer", "minimum": 1, "default": 1}},
+            {"name": "offset", "required": False, "in": "query",
+             "description": f"Records to skip, 0–{MAX_OFFSET}, instead of `page`; the same "
+                            f"advice holds.",
+             "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
         ]
 
 
@@ -351,7 +418,7 @@ class FeedPagination(KeysetPagination):
         return self._page_schema(schema, feed=True)
 
     def get_schema_operation_parameters(self, view):
-        cursor, size = super().get_schema_operation_parameters(view)
+        cursor, *sizes = super().get_schema_operation_parameters(view)
         return [cursor, {"name": SYNC_PARAMETER, "required": False, "in": "query",
                          "description": SYNC_DESCRIPTION,
-                         "schema": {"type": "string", "pattern": SYNC_TOKEN_PATTERN}}, size]
+                         "schema": {"type": "string", "pattern": SYNC_TOKEN_PATTERN}}, *sizes]

@@ -132,7 +132,7 @@ def converter(field) -> Callable:
 
         return choice if all(isinstance(k, str) for k in choices.values()) else \
             field.to_representation
-    if kind is f.DateTimeField and _iso(field, api_settings.DATETIME_FORMAT):
+    if issubclass(kind, f.DateTimeField) and _iso(field, api_settings.DATETIME_FORMAT):
         zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
         if zone is None:
             return field.to_representation

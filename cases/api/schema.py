@@ -255,6 +255,7 @@ def _tags(result: dict) -> None:
         described[resource_for(model).collection] = (
             f"{doc} List them (records only), follow their change feed (records and "
             f"tombstones, for mirrors), read one; {writable}read a record's history and links.")
+    described["api-info"] = "What this API is: name, version, status, contact, documentation."
     described["search"] = "Full-text search across cases, documents, motions and referrals."
     described["subscriptions"] = (
         "Webhook subscriptions of your client system: which changes (collection, action, "
@@ -349,6 +350,47 @@ FEED_ONLY = {"modified_since"}
 SEARCH_SUMMARY = "Search the register"
 
 
+TRACEPARENT = {
+    "name": "traceparent", "in": "header", "required": False,
+    "description": "W3C Trace Context: the caller's trace, continued by this request (its "
+                   "response's traceparent, and the webhook messages its changes cause, carry "
+                   "the same trace id). Ignored when not well formed.",
+    "schema": {"type": "string", "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"},
+}
+TRACEPARENT_HEADER = {
+    "description": "W3C Trace Context: this request's place in the caller's trace, or a new "
+                   "trace when none was sent.",
+    "schema": TRACEPARENT["schema"],
+}
+# Examples of instants and dates, for every date-time and date property (DIGG DOT.02/DOT.04):
+# the format the API writes, UTC with Z; a date without a time where no time is meant.
+EXAMPLES = {"date-time": "2026-11-30T12:51:29.177159Z", "date": "2025-03-17"}
+SUCCESS = {"200": "The record, or the page of records, asked for.",
+           "201": "Created: the new record.", "204": "Done; no content."}
+
+
+def _traced(operation: dict) -> None:
+    """DIGG's REST API profile SPA.02/SPA.04: every operation takes traceparent and every
+    response carries it (cases.context.RequestContextMiddleware)."""
+    operation.setdefault("parameters", []).append(dict(TRACEPARENT))
+    for status, response in operation.get("responses", {}).items():
+        response.setdefault("headers", {})["traceparent"] = {
+            "$ref": "#/components/headers/traceparent"}
+        if not response.get("description"):
+            response["description"] = SUCCESS.get(status, status)
+
+
+def _examples(node) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") in EXAMPLES:
+            node.setdefault("example", EXAMPLES[node["format"]])
+        for value in node.values():
+            _examples(value)
+    elif isinstance(node, list):
+        for value in node:
+            _examples(value)
+
+
 def postprocess(result, generator, request, public):
     """drf-spectacular postprocessing hook: see the module's docstring."""
     from .filters import TEXT_MAX, BoundedCharFilter
@@ -364,6 +406,7 @@ def postprocess(result, generator, request, public):
             if not isinstance(operation, dict):
                 continue
             _document_responses(path, method, operation)
+            _traced(operation)
             if operation.get("operationId", "").endswith("_list"):
                 # modified_since brings tombstones: a change feed parameter (see views.LISTS)
                 operation["parameters"] = [p for p in operation.get("parameters", [])
@@ -384,9 +427,11 @@ def postprocess(result, generator, request, public):
             _text_rules(component)
             _cross_field_rules(name, component)
     _links(result)
+    result["components"].setdefault("headers", {})["traceparent"] = TRACEPARENT_HEADER
     from .pagination import TOMBSTONE_SCHEMA
 
     result["components"]["schemas"]["Tombstone"] = TOMBSTONE_SCHEMA
+    _examples(result["components"]["schemas"])
     _blank_choices(result)
     _no_component_named_as_its_property(result)
     _tags(result)

@@ -24,13 +24,16 @@ from cases.confidentiality import (
 )
 
 from .access import is_cleared
-from .fields import Related
+from .fields import Related, UTCDateTimeField
 from .plan import plan, represent
 from .registry import Resource, register, resource_or_none
 
 
 class ExpandableMixin:
     """Knows which of its related fields to expand: its part of the ``expand`` tree."""
+
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.DateTimeField: UTCDateTimeField}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -25,6 +25,7 @@ from cases.services import deliveries, subscriptions
 from cases.services.events import collection_choices
 
 from .access import token_of
+from .fields import UTCDateTimeField
 from .problems import ProblemAutoSchema
 
 
@@ -141,7 +142,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 SECRET = inline_serializer("SubscriptionSecret", {
     "secret": serializers.CharField(help_text="The new secret; shown only now."),
-    "previous_secret_expires": serializers.DateTimeField(
+    "previous_secret_expires": UTCDateTimeField(
         help_text="Until then, messages are signed with the old secret too."),
 })
 
@@ -210,10 +211,10 @@ class SubscriptionViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin,
     @extend_schema(request=None, responses={202: DeliverySerializer},
                    summary="Send a delivery again")
     @action(detail=True, methods=["post"],
-            url_path=r"deliveries/(?P<delivery_id>[0-9]+)/redeliver")
-    def redeliver(self, request, pk=None, delivery_id=None):
+            url_path=r"deliveries/(?P<delivery>[0-9]+)/redeliver")
+    def redeliver(self, request, pk=None, delivery=None):
         subscription = self.get_object()
-        chosen = subscription.deliveries.filter(pk=delivery_id)
+        chosen = subscription.deliveries.filter(pk=delivery)
         if not chosen.exists():
             raise NotFound("No such delivery of this subscription.")
         deliveries.redeliver(deliveries=chosen)

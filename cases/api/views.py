@@ -26,14 +26,14 @@ from . import writes as w
 from .access import is_cleared
 from .history import HistoryMixin
 from .pagination import (
+    PAGING_PARAMETERS,
     SYNC_PARAMETER,
     SYNC_POSITION,
     FeedPagination,
     InvalidCursor,
     KeysetPagination,
-    PageSizeOutOfRange,
     decode_cursor,
-    page_size,
+    paging,
     sync_token,
 )
 from .problems import InvalidParameters, ProblemAutoSchema
@@ -42,7 +42,7 @@ from .schema import english_names, expandable_paths
 from .serializers import LinkSerializer, RecordReferenceSerializer
 from .writes import WritableMixin, write_schema
 
-LIST_PARAMETERS = {"cursor", "page_size", "ordering", "expand", SYNC_PARAMETER}
+LIST_PARAMETERS = PAGING_PARAMETERS | {"ordering", "expand", SYNC_PARAMETER}
 # The plain list and the change feed (``/<collection>/changes/``): one query, two schemas.
 LISTS = ("list", "changes")
 DETAIL_PARAMETERS = {"expand"}
@@ -233,11 +233,7 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
             if syncing and ordering is not None:
                 problems["ordering"] = [gettext(
                     "A sync feed comes in commit order: leave out ordering.")]
-            try:
-                page_size(params.get("page_size"))
-            except ValueError as exc:
-                problems["page_size"] = [str(exc) if isinstance(exc, PageSizeOutOfRange)
-                                         else gettext("Must be a whole number.")]
+            problems.update(paging(params)[2])
             field, _ = self.ordering_for(request)
             if params.get("cursor") and syncing:
                 try:

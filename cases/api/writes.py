@@ -35,6 +35,7 @@ from cases.services.registration import register_case
 from cases.services.voiding import void_record
 
 from . import etags
+from .fields import UTCDateTimeField
 from .problems import problem_responses
 from .references import Reference
 
@@ -132,6 +133,7 @@ class WriteSerializer(serializers.ModelSerializer):
         djmodels.PositiveIntegerField: StrictIntegerField,
         djmodels.PositiveSmallIntegerField: StrictIntegerField,
         djmodels.SmallIntegerField: StrictIntegerField,
+        djmodels.DateTimeField: UTCDateTimeField,
     }
 
     def get_validators(self):
@@ -317,7 +319,7 @@ class VoidSerializer(serializers.Serializer):
 class HistoryEntrySerializer(serializers.Serializer):
     """One change of the record, with its values before and after."""
 
-    occurred_at = serializers.DateTimeField(help_text="When.")
+    occurred_at = UTCDateTimeField(help_text="When.")
     action = serializers.ChoiceField(choices=m.AuditAction.choices, help_text="What.")
     via = serializers.CharField(help_text="Channel: api, admin, loader ...")
     actor = serializers.CharField(help_text="Who: a user name or token:<client system>.")

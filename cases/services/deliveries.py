@@ -88,9 +88,10 @@ def attempt(*, delivery_id: int, attempt: int) -> datetime | None:
     started = time.monotonic()
     status_code, error = None, ""
     try:
-        status_code, answer = callbacks.post(
-            subscription.callback_url, body,
-            signed_headers(subscription, str(delivery.event_id), body))
+        headers = signed_headers(subscription, str(delivery.event_id), body)
+        if delivery.event.message.get("traceparent"):  # the trace goes on (DIGG SPA.02)
+            headers["traceparent"] = delivery.event.message["traceparent"]
+        status_code, answer = callbacks.post(subscription.callback_url, body, headers)
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}: {answer[:500]}"
     except (callbacks.CallbackRefused, OSError) as exc:

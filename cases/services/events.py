@@ -21,6 +21,7 @@ from django.db import connection
 
 from cases.api.registry import resource_or_none
 from cases.confidentiality import PARENTS
+from cases.context import current_actor
 from cases.models import (
     AuditAction,
     Case,
@@ -196,6 +197,9 @@ def emit(entry, *, instance=None) -> Event:
         "datacontenttype": CONTENT_TYPE,
         "data": data,
     }
+    trace = current_actor().traceparent
+    if trace:  # CloudEvents' distributed tracing extension: the request that made the change
+        message["traceparent"] = trace
     event = Event.objects.create(
         id=event_id, audit_entry=entry, type=message["type"], action=action,
         content_type=entry.content_type, record_id=entry.object_id, case_id=case_id,
