@@ -258,13 +258,17 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "CONTACT": {key: value for key, value in API_CONTACT.items() if value},
     **({"TOS": API_TERMS_URL} if API_TERMS_URL else {}),
-    "SERVERS": [{"url": API_PUBLIC_URL, "description": "This register (API_PUBLIC_URL)."}],
+    # The API's root is the server (DIGG UFN.01, VER.05, VER.06: /api-info at the root):
+    # generated clients take it as their base URL, and the paths are relative to it.
+    "SERVERS": [{"url": f"{API_PUBLIC_URL}/api/v1",
+                 "description": "This register's API (API_PUBLIC_URL + /api/v1)."}],
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SCHEMA_PATH_PREFIX_TRIM": True,
     "ENUM_NAME_OVERRIDES": {
         "OrganisationTypeEnum": "cases.models.OrganisationType",
         "CaseStatusEnum": "cases.models.CaseStatus",

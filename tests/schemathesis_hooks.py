@@ -31,7 +31,7 @@ FIELDS: dict[str, str] = REGISTER["fields"]  # body field -> collection it refer
 SERIES: list[str] = REGISTER["series"]  # organisations with a series of their own
 MODEL_COLLECTION: dict[str, str] = REGISTER["models"]  # model name -> collection
 UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-COLLECTION_PATH = re.compile(r"^/api/v1/([a-z-]+)/(?:\{id\}/)?$")
+COLLECTION_PATH = re.compile(r"^/([a-z-]+)/(?:\{id\}/)?$")  # relative to the server, /api/v1
 
 
 def _positive(case) -> bool:
@@ -67,7 +67,7 @@ def before_call(context, case, kwargs):
     if case.method not in ("POST", "PUT", "PATCH") or not isinstance(body, dict):
         return
     positive = _positive(case)
-    if positive and case.path.startswith("/api/v1/subscriptions/") and "callback_url" in body:
+    if positive and case.path.startswith("/subscriptions/") and "callback_url" in body:
         # A public name that does not resolve here (no DNS in the test): accepted at save,
         # checked again at delivery; a generated one may name this very machine.
         body["callback_url"] = "https://receiver.invalid/hooks"

@@ -89,7 +89,8 @@ def api(live_server, lib):
     # The live server's middleware was built with production's SECURE_SSL_REDIRECT (the
     # conftest's plain_http reaches only the test client), so the client talks to it as a
     # TLS-terminating proxy forwards requests (SECURE_PROXY_SSL_HEADER).
-    client = lib.client.Client(base_url=live_server.url, headers={"X-Forwarded-Proto": "https"},
+    client = lib.client.Client(base_url=f"{live_server.url}/api/v1",
+                               headers={"X-Forwarded-Proto": "https"},
                                raise_on_unexpected_status=True)
     with client as api:
         yield api
@@ -100,7 +101,7 @@ def writer(live_server, lib, api):
     """A client system whose token may write."""
     _, key = issue_token(name="Genererad klient", can_write=True)
     client = lib.client.AuthenticatedClient(
-        base_url=live_server.url, token=key, prefix="Token",
+        base_url=f"{live_server.url}/api/v1", token=key, prefix="Token",
         headers={"X-Forwarded-Proto": "https"}, raise_on_unexpected_status=True)
     with client as writer:
         yield writer

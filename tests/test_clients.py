@@ -278,7 +278,7 @@ def test_the_typescript_client_works_against_the_live_server(
     shutil.copytree(generated["hey-api"], directory)
     (directory / "main.ts").write_text(MAIN_TS)
     tsc(directory, noEmit=False, outDir="dist")
-    env = {**os.environ, "BASE_URL": live_server.url, "TOKEN": key,
+    env = {**os.environ, "BASE_URL": f"{live_server.url}/api/v1", "TOKEN": key,
            "MUNICIPALITY": str(ks.municipality_id), "ORGANISATION": str(ks.pk),
            "CALLBACK_URL": webhook_worker.url("typescript")}
     out = json.loads(run(["node", "dist/main.js"], cwd=directory, env=env))

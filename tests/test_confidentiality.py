@@ -17,7 +17,7 @@ import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 import yaml
@@ -63,7 +63,9 @@ DOCUMENT_DATE = datetime.date(2026, 1, 15)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
-GET_OPERATIONS = {op["operationId"]: (path, op) for path, item in SCHEMA["paths"].items()
+API_ROOT = urlsplit(SCHEMA["servers"][0]["url"]).path  # /api/v1: the paths are under it
+GET_OPERATIONS = {op["operationId"]: (API_ROOT + path, op)
+                  for path, item in SCHEMA["paths"].items()
                   for method, op in item.items() if method == "get"}
 # Paths that answer only a client system's own objects, never a register record (their
 # messages carry no field values: tests/test_webhooks.py plants a secret and checks them).

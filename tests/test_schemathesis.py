@@ -209,7 +209,7 @@ def run_schemathesis(client: str, url: str, tmp_path: Path, log_path: Path,
     report = tmp_path / "report.json"
     command = [
         *ST, "--config-file", str(write_config(tmp_path / "schemathesis.toml")),
-        "run", str(SCHEMA), "--url", url,
+        "run", str(SCHEMA), "--url", f"{url}/api/v1",
         "--phases", phases, "--mode", "all", "--checks", "all",
         "--exclude-checks", ",".join(EXCLUDED_CHECKS),
         "--seed", str(SEED),

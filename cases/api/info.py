@@ -5,6 +5,7 @@ document and its two readers."""
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.routers import APIRootView
@@ -41,6 +42,10 @@ class ApiInfoView(APIView):
     """What this API is: name, version, status, contact and documentation."""
 
     schema = ProblemAutoSchema()
+    # Declared public, as the schema and its documentation are: it describes the API and
+    # holds no record, so a client finds out how to authenticate (also with
+    # REQUIRE_TOKEN_FOR_READS).
+    permission_classes = [AllowAny]
 
     @extend_schema(operation_id="api_info", summary="Describe the API",
                    responses=ApiInfoSerializer, tags=["api-info"])

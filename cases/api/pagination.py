@@ -174,11 +174,14 @@ def _whole(raw, low: int, high: int | None, problems: list) -> int | None:
 def paging(params) -> tuple[int, int, dict[str, list[str]]]:
     """(records per page, records skipped, problems) of a list request's paging parameters.
 
-    ``limit`` (DIGG FNS.07; ``page_size`` is its older name, kept until a next major version)
-    sets the page's size. ``page`` (from 1, FNS.08) or ``offset`` pick a page by number for
-    clients that page so, down to ``MAX_OFFSET`` records; ``next`` (a keyset cursor) goes
-    anywhere and is the way to walk a list: stable while records change, as fast at any
-    depth."""
+    ``limit`` (DIGG FNS.07) sets the page's size; ``page_size``, its older name kept until a
+    next major version, wins where given (a client generated from this schema sends
+    ``limit``'s default with every request, also when its user sets ``page_size``). ``page``
+    (from 1, FNS.08) or ``offset`` pick a page by number for clients that page so, down to
+    ``MAX_OFFSET`` records; ``next`` (a keyset cursor) goes anywhere and is the way to walk a
+    list: stable while records change, as fast at any depth. ``page=1`` and ``offset=0`` are
+    the defaults and change nothing, so they may come with a cursor (generated clients send
+    defaults)."""
     problems: dict[str, list[str]] = {}
     sizes = {}
     for name in ("limit", "page_size"):
@@ -186,17 +189,15 @@ def paging(params) -> tuple[int, int, dict[str, list[str]]]:
         sizes[name] = _whole(params.get(name), 1, MAX_PAGE_SIZE, reasons)
         if reasons:
             problems[name] = reasons
-    if None not in sizes.values() and sizes["limit"] != sizes["page_size"]:
-        problems["page_size"] = [gettext(
-            "page_size is the older name of limit: give one of them.")]
-    size = sizes["limit"] or sizes["page_size"] or DEFAULT_PAGE_SIZE
+    size = sizes["page_size"] or sizes["limit"] or DEFAULT_PAGE_SIZE
     skips = {}
     for name, low in (("page", 1), ("offset", 0)):
         reasons = []
         skips[name] = _whole(params.get(name), low, None, reasons)
         if reasons:
             problems[name] = reasons
-    page, offset = skips["page"], skips["offset"]
+    page = None if skips["page"] == 1 else skips["page"]
+    offset = None if skips["offset"] == 0 else skips["offset"]
     if page is not None and offset is not None:
         problems["offset"] = [gettext("Give page or offset, not both.")]
     skip = (page - 1) * size if page is not None else offset or 0
@@ -391,10 +392,12 @@ class KeysetPagination(BasePagination):
                             f"{DEFAULT_PAGE_SIZE}).",
              "schema": size},
             {"name": "page_size", "required": False, "in": "query", "deprecated": True,
-             "description": "The older name of `limit`, kept until the next major version.",
-             "schema": size},
+             "description": "The older name of `limit`, kept until the next major version; "
+                            "where given, it wins over `limit`.",
+             "schema": {key: value for key, value in size.items() if key != "default"}},
             {"name": "page", "required": False, "in": "query",
-             "description": f"Page number, from 1, for clients that page by number; pages "
+             "description": f"Page number, from 1 (the default, which may come with a "
+                            f"cursor), for clients that page by number; pages "
                             f"reach the first {MAX_OFFSET} records. Prefer following `next`: "
                             f"a cursor neither skips nor repeats records that change while "
                             f"you page, and is as fast at any depth.",

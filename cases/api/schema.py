@@ -350,17 +350,21 @@ FEED_ONLY = {"modified_since"}
 SEARCH_SUMMARY = "Search the register"
 
 
+TRACEPARENT_FORM = "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+# No pattern on the request's header: one not well formed is ignored (W3C Trace Context says
+# so: a new trace starts), not refused, so the schema must not call it invalid.
 TRACEPARENT = {
     "name": "traceparent", "in": "header", "required": False,
-    "description": "W3C Trace Context: the caller's trace, continued by this request (its "
-                   "response's traceparent, and the webhook messages its changes cause, carry "
-                   "the same trace id). Ignored when not well formed.",
-    "schema": {"type": "string", "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"},
+    "description": "W3C Trace Context (`00-<trace id>-<span id>-<flags>`): the caller's trace, "
+                   "continued by this request (its response's traceparent, and the webhook "
+                   "messages its changes cause, carry the same trace id). One not well formed "
+                   "is ignored and a new trace started.",
+    "schema": {"type": "string"},
 }
 TRACEPARENT_HEADER = {
     "description": "W3C Trace Context: this request's place in the caller's trace, or a new "
                    "trace when none was sent.",
-    "schema": TRACEPARENT["schema"],
+    "schema": {"type": "string", "pattern": TRACEPARENT_FORM},
 }
 # Examples of instants and dates, for every date-time and date property (DIGG DOT.02/DOT.04):
 # the format the API writes, UTC with Z; a date without a time where no time is meant.

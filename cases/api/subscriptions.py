@@ -107,6 +107,8 @@ class CreatedSubscriptionSerializer(SubscriptionSerializer):
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = WriteSerializer.serializer_field_mapping  # instants in UTC
+
     class Meta:
         model = DeliveryAttempt
         fields = ["attempted_at", "status_code", "error", "duration_ms"]
@@ -119,6 +121,7 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
+    serializer_field_mapping = WriteSerializer.serializer_field_mapping  # instants in UTC
     event = serializers.JSONField(source="event.message", read_only=True,
                                   help_text="The CloudEvent.")
     attempt_log = DeliveryAttemptSerializer(many=True, read_only=True,
