@@ -164,7 +164,7 @@ class Bench:
         factory = APIRequestFactory()
 
         def call():
-            response = view(factory.get("/stock/cases/", params))
+            response = view(factory.get("/stock/cases/", params, HTTP_HOST="localhost"))
             assert response.status_code == 200, response.data
             return response.render()
 

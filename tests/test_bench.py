@@ -102,7 +102,8 @@ def test_the_matrix_covers_every_door_from_the_code(generated, settings):
     from cases.search import KINDS
 
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    # (one admin search of three: the admin at 2,000 cases took 100 s for all three)
+    # (one admin search of three: with all three the matrix took 117 s here at 2,000 cases,
+    # on the shared 2-core machine, most of it in the admin searches)
     matrix = Matrix(samples=0, terms=("a registration number",))
     rows = matrix.run()
     names = {r.name for r in rows}
