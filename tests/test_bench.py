@@ -144,8 +144,9 @@ def test_a_new_filter_gets_its_row_and_one_without_a_value_says_so(generated, se
     from cases.bench_matrix import Matrix, Row
 
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    added = {"description": django_filters.CharFilter(lookup_expr="icontains"),
-             "odd": django_filters.CharFilter(method="filter_odd")}
+    added = {"description": django_filters.CharFilter(field_name="description",
+                                                      lookup_expr="icontains"),
+             "odd": django_filters.CharFilter(field_name="odd", method="filter_odd")}
     monkeypatch.setattr(CaseFilterSet, "base_filters", {**CaseFilterSet.base_filters, **added})
     monkeypatch.setattr(CaseFilterSet, "filter_odd", lambda self, qs, name, value: qs,
                         raising=False)
