@@ -23,17 +23,22 @@ import re
 from urllib.parse import urlencode
 
 import django_filters as df
+import psycopg
 import pytest
-from django.db import connection, transaction
+from django.core.management import call_command
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cases import models as m
 from cases.api import filters as f
 from cases.api.registry import resource_for
 from cases.api.views import VIEWSETS
+from cases.services.fixtures import load_register
 from cases.services.synthetic import Generator
 
-CASES = 30_000
+from .conftest import conninfo, owner_credentials
+
+CASES = 20_000
 BIG_MODELS = (m.Case, m.RegistrationNumber, m.Document, m.SearchEntry)
 BIG = {model._meta.db_table for model in BIG_MODELS}
 # An index walk may pass over non-matching rows (a page of an unselective filter in created
@@ -47,16 +52,19 @@ NOT_INDEXED: dict[tuple[str, str], str] = {}
 
 @pytest.fixture(scope="module")
 def register(django_db_setup, django_db_blocker):
-    """A generated register for this module's tests, in a transaction rolled back after them
-    (each test's own transaction is a savepoint inside it). ANALYZE counts the transaction's
-    own rows, so the planner sees a register of this size."""
-    with django_db_blocker.unblock(), transaction.atomic():
+    """A generated register for this module's tests, committed and vacuumed as after a bulk
+    load (``generate_register`` does the same): the visibility map lets the planner count on
+    index-only scans, as it does at a million cases. Afterwards every table is emptied (as
+    after a transactional test) and the seed register loaded again for the tests after."""
+    with django_db_blocker.unblock():
         Generator(seed=14).generate(cases=CASES, municipalities=6)
-        with connection.cursor() as cursor:
-            for table in sorted(BIG | {v.model._meta.db_table for v in VIEWSETS}):
-                cursor.execute(f"ANALYZE {table}")
-        yield
-        transaction.set_rollback(True)
+        with psycopg.connect(**conninfo(owner_credentials()), autocommit=True) as owner:
+            owner.execute("VACUUM (ANALYZE)")
+        try:
+            yield
+        finally:
+            call_command("flush", interactive=False, verbosity=0)
+            load_register()
 
 
 def middle(queryset, field: str):
@@ -108,7 +116,7 @@ def requests():
     issue 14 measured, every ordering."""
     for viewset in VIEWSETS:
         collection = resource_for(viewset.model).collection
-        for name, filter_ in viewset.filterset_class.base_filters.items():
+        for name in viewset.filterset_class.base_filters:
             yield f"{collection}?{name}", collection, name, None
         yield f"{collection}?ordering", collection, None, None
     yield "cases?organisation+modified_since", "cases", "organisation", "modified_since"
@@ -147,7 +155,10 @@ def table_rows(table: str) -> int:
 
 
 def full_reads(sql: str) -> list[str]:
-    """What the plan of one SELECT reads of a big table beyond what it needs."""
+    """What the plan of one SELECT reads of a big table beyond what it needs: a sequential
+    scan that reads the table to its end, or any scan that passes over more than
+    REMOVED_SHARE of it. (A sequential scan under a LIMIT that stops after a few hundred
+    rows, as the bounded count of a common status does, reads what an index would.)"""
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
         raw = cursor.fetchone()[0]
@@ -157,15 +168,15 @@ def full_reads(sql: str) -> list[str]:
         table = node.get("Relation Name")
         if table not in BIG:
             continue
-        if node["Node Type"] == "Seq Scan":
-            found.append(f"Seq Scan on {table} (filter {node.get('Filter')})")
-            continue
+        loops = node.get("Actual Loops", 1)
         removed = (node.get("Rows Removed by Filter", 0)
-                   + node.get("Rows Removed by Index Recheck", 0)) * node.get("Actual Loops", 1)
-        if removed > REMOVED_SHARE * table_rows(table):
-            found.append(f"{node['Node Type']} on {table} via {node.get('Index Name')} "
-                         f"removed {removed:.0f} of {table_rows(table)} rows "
-                         f"(filter {node.get('Filter')})")
+                   + node.get("Rows Removed by Index Recheck", 0)) * loops
+        read = removed + node.get("Actual Rows", 0) * loops
+        whole = table_rows(table)
+        if node["Node Type"] == "Seq Scan" and read >= whole * REMOVED_SHARE or (
+                removed > whole * REMOVED_SHARE):
+            found.append(f"{node['Node Type']} on {table} via {node.get('Index Name')} read "
+                         f"{read:.0f} of {whole} rows (filter {node.get('Filter')})")
     return found
 
 

@@ -32,6 +32,10 @@ class Migration(migrations.Migration):
             index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper(cases.models.unaccented.Unaccented('public_title')), name='gin_trgm_ops'), name='case_public_title_trgm'),
         ),
         migrations.AddIndex(
+            model_name='case',
+            index=models.Index(fields=['responsible_organisation', 'created', 'id'], include=('modified', 'voided_at'), name='case_organisation_page'),
+        ),
+        migrations.AddIndex(
             model_name='document',
             index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper(cases.models.unaccented.Unaccented('title')), name='gin_trgm_ops'), name='document_title_unaccented_trgm'),
         ),

@@ -8,8 +8,8 @@ from django.db.models.functions import Replace, Upper
 from django.utils.translation import gettext_lazy as _
 
 from .base import RegisterModel
-from .unaccented import trigram_index
 from .organisations import Municipality, Organisation, Person
+from .unaccented import trigram_index
 
 
 class CaseStatus(models.TextChoices):
@@ -65,7 +65,13 @@ class Case(RegisterModel):
         # the public title of a confidential case: a trigram index each (cases.models.
         # unaccented). cases?title=samverkan: 1,085 ms at a million cases without.
         indexes = [trigram_index("title", "case_title_trgm"),
-                   trigram_index("public_title", "case_public_title_trgm")]
+                   trigram_index("public_title", "case_public_title_trgm"),
+                   # One body's cases in page order with the sync filters' columns carried
+                   # (organisation + modified_since: 702 ms at a million cases without;
+                   # 0013's (organisation, status, created, id) needs the status too).
+                   models.Index(fields=["responsible_organisation", "created", "id"],
+                                include=["modified", "voided_at"],
+                                name="case_organisation_page")]
         permissions = [
             ("view_confidential", _("Can see confidential details")),
             ("register_incoming", _("Can register incoming documents")),

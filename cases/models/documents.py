@@ -7,8 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from .base import LIVE, RegisterModel
 from .cases import Case
-from .unaccented import trigram_index
 from .organisations import Organisation, Person
+from .unaccented import trigram_index
 
 
 class DocumentType(models.TextChoices):

@@ -10,9 +10,9 @@ filtered text columns are built on ``UPPER(cases_unaccent(column))``: exactly th
 Same results as ``__unaccent__icontains`` (same function, same dictionary).
 """
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db.models import CharField, TextField, Transform
 from django.db.models.functions import Upper
-from django.contrib.postgres.indexes import GinIndex, OpClass
 
 FUNCTION = "cases_unaccent"
 CREATE_FUNCTION = (
