@@ -165,15 +165,36 @@ def once_each(qs, field_name: str):
 
 
 class PersonNameFilter(BoundedCharFilter):
-    """A person by (part of) their name or of any spelling of it kept from the sources."""
+    """A person by (part of) their name or of any spelling of it kept from the sources.
+
+    The people are found first (a small table) and the records by them through the foreign
+    key's index: joined and OR-ed, PostgreSQL read every document to find a case officer."""
 
     def filter(self, qs, value):
         if not value:
             return qs
-        prefix = f"{self.field_name}__" if self.field_name else ""
-        return qs.filter(Q(**{f"{prefix}name__unaccent__icontains": value})
-                         | Q(**{f"{prefix}name_variants__name__unaccent__icontains": value})
-                         ).distinct()
+        people = m.Person._base_manager.filter(
+            Q(name__unaccented__icontains=value)
+            | Q(pk__in=m.PersonNameVariant._base_manager.filter(
+                name__unaccented__icontains=value).values("person"))).values("pk")
+        if not self.field_name:
+            return qs.filter(pk__in=people)
+        return once_each(qs.filter(**{f"{self.field_name}__in": people}), self.field_name)
+
+
+class ThroughIntegerFilter(IntegerFilter):
+    """A whole number on a record's parts (``registration_numbers__year``), as ``id IN (the
+    parts' parent ids)``: a semi-join PostgreSQL walks from the page's index, where the join
+    with DISTINCT sorted every matching part (``cases?year=2023``: 1.8 s at a million cases).
+    Every part counts, voided ones too, as through the join."""
+
+    def filter(self, qs, value):
+        if value in EMPTY_VALUES:
+            return qs
+        relation, _, lookup = self.field_name.partition("__")
+        parts = qs.model._meta.get_field(relation)
+        return qs.filter(pk__in=parts.related_model._base_manager.filter(
+            **{lookup: value}).values(parts.field.name))
 
 
 class RegistrationNumberFilter(BoundedCharFilter):
@@ -309,14 +330,14 @@ class ProtectedTextFilter(BoundedCharFilter):
     def filter(self, qs, value):
         if not value:
             return qs
-        lookup = Q(**{f"{self.field_name}__unaccent__icontains": value})
+        lookup = Q(**{f"{self.field_name}__unaccented__icontains": value})
         request = getattr(self.parent, "request", None)
         withheld = withheld_q(qs.model)
         if is_cleared(request) or withheld is None:
             return qs.filter(lookup)
         public = lookup & ~withheld
         if self.field_name == "title":
-            public |= withheld & Q(public_title__unaccent__icontains=value)
+            public |= withheld & Q(public_title__unaccented__icontains=value)
         return qs.filter(public)
 
 
@@ -328,7 +349,7 @@ def protected(field_name: str, what: str) -> ProtectedTextFilter:
 
 
 def contains(field_name: str, what: str) -> df.CharFilter:
-    return BoundedCharFilter(field_name=field_name, lookup_expr="unaccent__icontains",
+    return BoundedCharFilter(field_name=field_name, lookup_expr="unaccented__icontains",
                          max_length=TEXT_MAX,
                          distinct="__" in field_name,  # via a relation: each record once
                          help_text=f"{what} contains this text (case and accents ignored).")
@@ -403,8 +424,8 @@ class CaseFilterSet(RegisterFilterSet):
                                 "Responsible organisation by id, short name or name.")
     registered_by = organisation_ref("registration_numbers__organisation",
                                  "Has a registration number in this organisation's register.")
-    year = IntegerFilter(field_name="registration_numbers__year", distinct=True,
-                         help_text="Has a registration number of this year.")
+    year = ThroughIntegerFilter(field_name="registration_numbers__year",
+                                help_text="Has a registration number of this year.")
 
     class Meta:
         model = m.Case

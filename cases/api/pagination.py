@@ -274,7 +274,11 @@ class KeysetPagination(BasePagination):
         field, descending = view.ordering_for(request)
         model_field = queryset.model._meta.get_field(field)
         direction = "-" if descending else ""
-        order = F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
+        # NULLS LAST only where there can be nulls: on a NOT NULL column ``DESC NULLS LAST``
+        # is the same order, but no backward scan of the (field, id) index gives it, so
+        # PostgreSQL sorted every record for ordering=-modified (408 ms at a million cases).
+        nulls = {"nulls_last": True} if model_field.null else {}
+        order = F(field).desc(**nulls) if descending else F(field).asc(**nulls)
         self.count = queryset.order_by().values("pk")[:COUNT_LIMIT + 1].count()
         ordered = queryset.order_by(order, f"{direction}id")
         cursor = request.query_params.get("cursor")

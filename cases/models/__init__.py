@@ -1,5 +1,6 @@
 """The register's data model, split by topic. Import models from here."""
 
+from . import unaccented  # noqa: F401  (registers the __unaccented lookup)
 from .access import ApiToken, AuditAction, AuditEntry
 from .base import DatePrecision, RegisterModel, TimestampedModel
 from .cases import Activity, ActivityType, Case, CaseStatus, RegistrationNumber
