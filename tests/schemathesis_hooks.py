@@ -30,6 +30,7 @@ LIVE: dict[str, set[str]] = {name: set(ids) for name, ids in REGISTER["live"].it
 FIELDS: dict[str, str] = REGISTER["fields"]  # body field -> collection it refers to
 SERIES: list[str] = REGISTER["series"]  # organisations with a series of their own
 MODEL_COLLECTION: dict[str, str] = REGISTER["models"]  # model name -> collection
+MAX_OFFSET: int = REGISTER["max_offset"]  # how deep pages by number reach
 UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 COLLECTION_PATH = re.compile(r"^/([a-z-]+)/(?:\{id\}/)?$")  # relative to the server, /api/v1
 
@@ -54,6 +55,22 @@ def _collection(case) -> str | None:
     return match.group(1) if match else None
 
 
+def _page_by_number(query: dict) -> None:
+    """What the paging parameters' descriptions say and a schema cannot: page or offset, not
+    both, not beside a cursor or sync token (which name the position), and no deeper than
+    MAX_OFFSET records (pages by number)."""
+    if query.get("cursor") or "sync_token" in query:
+        query.pop("page", None)
+        query.pop("offset", None)
+    if "page" in query and "offset" in query:
+        query.pop("offset")
+    page = query.get("page")
+    if isinstance(page, int) and not isinstance(page, bool) and page > 1:
+        size = next((v for v in (query.get("page_size"), query.get("limit"))
+                     if isinstance(v, int) and not isinstance(v, bool) and v >= 1), 20)
+        query["page"] = min(page, 1 + MAX_OFFSET // size)
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
     query = case.query
@@ -63,6 +80,8 @@ def before_call(context, case, kwargs):
         query["sync_token"] = "0"
         query.pop("ordering", None)
         query.pop("cursor", None)
+    if isinstance(query, dict) and _positive(case):
+        _page_by_number(query)
     body = case.body
     if case.method not in ("POST", "PUT", "PATCH") or not isinstance(body, dict):
         return

@@ -49,7 +49,7 @@ from django.db import connection
 from rest_framework import relations
 
 from cases import models as m
-from cases.api.pagination import encode_cursor
+from cases.api.pagination import MAX_OFFSET, encode_cursor
 from cases.api.registry import resource_for
 from cases.api.subscriptions import SubscriptionSerializer
 from cases.api.views import VIEWSETS
@@ -175,7 +175,7 @@ def register_file(path: Path) -> Path:
     series = [str(o.pk) for o in m.Organisation.objects.order_by("created", "pk")
               if SERIES_PREFIX.match(o.short_name)]
     path.write_text(json.dumps({"live": live, "fields": fields, "series": series,
-                                "models": models}))
+                                "models": models, "max_offset": MAX_OFFSET}))
     return path
 
 
