@@ -3,12 +3,9 @@ no hard delete, and (from ``confidentiality``) masking for staff without clearan
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import NotRelationField, get_fields_from_path, unquote
+from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.admin import GenericTabularInline
-from django.contrib.postgres.search import SearchQuery
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied
-from django.db import connection, models
-from django.db.models import Q
+from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -20,9 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases import policies
-from cases.models import Provenance, RegisterModel, SearchEntry
-from cases.models.search import SEARCH_CONFIG
-from cases.search import KINDS
+from cases.models import Provenance, RegisterModel
 from cases.services import records
 from cases.services.audit import history
 from cases.services.voiding import part_of, void_record
@@ -37,6 +32,8 @@ from .confidentiality import (
     row_protected,
 )
 from .history import Labels, admin_url, describe, describe_all
+from .paging import BoundedPaginator
+from .search import FieldByFieldSearch, RegisterSearch
 
 
 class ProvenanceInline(MaskingMixin, GenericTabularInline):
@@ -204,7 +201,8 @@ class VoidForm(forms.Form):
                              help_text=_("Why the record is voided; kept with the record."))
 
 
-class RegisterAdmin(ConfidentialityAdminMixin, admin.ModelAdmin):
+class RegisterAdmin(RegisterSearch, ConfidentialityAdminMixin, FieldByFieldSearch,
+                    admin.ModelAdmin):
     """Base admin for every register model: timestamps read-only, provenance inline, no
     hard delete (void with a reason instead), no saving over a colleague's newer change,
     the audit trail as history, Swedish full-text search, and confidential details only for
@@ -213,6 +211,7 @@ class RegisterAdmin(ConfidentialityAdminMixin, admin.ModelAdmin):
     form = VersionedForm
     readonly_fields = ("id", "created", "modified", "voided_at", "void_reason", "voided_by")
     list_per_page = 50
+    paginator = BoundedPaginator
     show_full_result_count = False
 
     def has_delete_permission(self, request, obj=None):
@@ -326,41 +325,6 @@ class RegisterAdmin(ConfidentialityAdminMixin, admin.ModelAdmin):
             "object": label, "original": obj, "changes": describe_all(entries, request),
             "title": gettext("Change history: %s") % label, "subtitle": None,
         })
-
-    # --- search: the API's Swedish full-text matching, and diacritics ignored everywhere
-
-    def get_search_fields(self, request):
-        return [_unaccented(self.model, name) for name in super().get_search_fields(request)]
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return super().get_search_results(request, queryset, search_term)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT unaccent(%s)", [term])
-            plain = cursor.fetchone()[0]
-        matches, duplicates = super().get_search_results(request, queryset, plain)
-        if self.model not in KINDS:
-            return matches, duplicates
-        # Only public entries of confidential records are indexed: nothing withheld matches.
-        fulltext = SearchEntry.objects.filter(
-            content_type__app_label=self.opts.app_label, content_type__model=self.opts.model_name,
-            vector=SearchQuery(term, config=SEARCH_CONFIG, search_type="websearch"),
-        ).values("object_id")
-        return queryset.filter(Q(pk__in=matches.values("pk")) | Q(pk__in=fulltext)), False
-
-
-def _unaccented(model, name):
-    """``title`` → ``title__unaccent`` for a text field searched with icontains."""
-    if not isinstance(name, str) or name[:1] in "^=@":
-        return name
-    try:
-        field = get_fields_from_path(model, name)[-1]
-    except (FieldDoesNotExist, NotRelationField):
-        return name
-    if isinstance(field, (models.CharField, models.TextField)):
-        return f"{name}__unaccent"
-    return name
 
 
 class PartForm(forms.ModelForm):

@@ -28,6 +28,7 @@ from cases.models import (
 from cases.roles import EDIT_ANY_CASE, EDIT_OWN_CASES, case_path, own_cases_only
 
 from .base import PartInline, RegisterAdmin
+from .filters import year_filter
 from .registering import register_incoming_view
 from .story import case_story_view
 
@@ -107,12 +108,11 @@ class CaseAdmin(RegisterAdmin):
     list_display = ("title", "registration_number_list", "responsible_organisation", "status",
                     "owner", "created")
     list_filter = ("status", "responsible_organisation", "municipality",
-                   ("registration_numbers__year", admin.AllValuesFieldListFilter),
+                   year_filter("registration_numbers__year", _("year"), numeric=True),
                    "confidential", "owner")
     search_fields = ("title", "description", "registration_numbers__number")
     autocomplete_fields = ("municipality", "responsible_organisation")
     inlines = [RegistrationNumberInline, CaseDocumentInline, ActivityInline]
-    date_hierarchy = "created"
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("registration_numbers")
@@ -201,13 +201,13 @@ class AttachmentInline(PartInline):
 @admin.register(Document)
 class DocumentAdmin(OwnCasesOnly, RegisterAdmin):
     list_display = ("title", "type", "direction", "date", "author_organisation", "case")
-    list_filter = ("type", "direction", "author_organisation", "confidential")
+    list_filter = ("type", "direction", year_filter("date", _("year")), "author_organisation",
+                   "confidential")
     search_fields = ("title", "text", "case__registration_numbers__number")
     autocomplete_fields = ("case", "author_organisation", "prepared_by", "recipient",
                            "case_officer")
     readonly_fields = (*RegisterAdmin.readonly_fields, "source_file", "sha256")
     inlines = [SignatoryInline, AttachmentInline]
-    date_hierarchy = "date"
 
 
 @admin.register(DocumentSignatory)

@@ -108,6 +108,9 @@ class Document(RegisterModel):
             # (replaces 0010's cases_document_ckey on (created, id)).
             models.Index(fields=["created", "id"], include=["modified", "voided_at", "date"],
                          name="document_created_page"),
+            # The admin's year filter (the first and last date, cases.admin.filters) and
+            # pages in date order.
+            models.Index(fields=["date", "id"], name="document_date_page"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(sha256="") | Q(sha256__regex=r"^[0-9a-f]{64}$"),

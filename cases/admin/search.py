@@ -1,0 +1,117 @@
+"""Admin search through the indexes the API uses.
+
+Django's admin searches with one OR of ``icontains`` over every search field, joined across
+relations; PostgreSQL can serve no arm of such an OR by an index, so every search read whole
+tables: at 100,000 cases "a word" in the document list took 22 s, in the case list 9 s
+(BENCHMARKS.md, issue 14). Here each search field is its own ``pk IN`` query, and the
+matches of all fields are one UNION: each arm walks its own index (the trigram indexes on
+``UPPER(cases_unaccent(column))`` for text, ``cases.models.unaccented``; the foreign-key
+indexes across relations), and no row is matched twice, so no DISTINCT is needed. Records
+in the search index (``cases.search.KINDS``) also match by the API's Swedish full-text
+search.
+"""
+
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.contrib.postgres.search import SearchQuery
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connection, models
+from django.utils.text import smart_split, unescape_string_literal
+
+from cases.api.references import cases_numbered
+from cases.models import Case, SearchEntry
+from cases.models.search import SEARCH_CONFIG
+from cases.search import KINDS
+
+PREFIXES = {"^": "istartswith", "=": "iexact", "@": "search"}
+
+
+def lookup(field: str) -> str:
+    """A search field (with Django's prefixes) as a lookup: ``title__unaccented`` →
+    ``title__unaccented__icontains``, ``=record_id`` → ``record_id__iexact``."""
+    if field[:1] in PREFIXES:
+        return f"{field[1:]}__{PREFIXES[field[0]]}"
+    return f"{field}__icontains"
+
+
+def any_of(queryset, matches: list):
+    """``queryset`` narrowed to the records of any of ``matches`` (querysets of one column
+    of ids): one ``id IN (… UNION …)``, which PostgreSQL answers arm by arm from their
+    indexes (an OR of two IN's is a hashed probe of every row)."""
+    union = matches[0]
+    for more in matches[1:]:
+        union = union.union(more)
+    return queryset.filter(pk__in=union)
+
+
+def unaccented(model, name):
+    """``title`` → ``title__unaccented`` for a text field searched with icontains (the
+    expression its trigram index holds; diacritics ignored)."""
+    if not isinstance(name, str) or name[:1] in PREFIXES:
+        return name
+    try:
+        field = get_fields_from_path(model, name)[-1]
+    except (FieldDoesNotExist, NotRelationField):
+        return name
+    if isinstance(field, (models.CharField, models.TextField)):
+        return f"{name}__unaccented"
+    return name
+
+
+class FieldByFieldSearch:
+    """Django's search, each field an arm of a UNION (see the module doc). Sits right above
+    ``ModelAdmin``, so that the search fields it gets are those the mixins above allow."""
+
+    def get_search_results(self, request, queryset, search_term):
+        fields = self.get_search_fields(request)
+        if not (fields and search_term):
+            return queryset, False
+        for bit in smart_split(search_term):
+            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
+                bit = unescape_string_literal(bit)
+            queryset = any_of(queryset, [
+                queryset.order_by().filter(**{lookup(str(field)): bit}).values("pk")
+                for field in fields])
+        return queryset, False
+
+
+class RegisterSearch:
+    """Search with diacritics ignored on every text field, and through the full-text index
+    for the records it holds. Sits above the confidentiality mixin: what that one withholds
+    is never searched."""
+
+    def numbered(self, queryset, term):
+        """The records of the case whose registration number is ``term`` (any case, any
+        spacing: the API's normalised-number index), if there is one: a number typed in full
+        names its case, and word by word ("KS", "2024/12") would read every number of the
+        board (3 s at 100,000 cases)."""
+        model = queryset.model
+        path = "pk" if model is Case else "case" if any(
+            f.name == "case" and f.related_model is Case for f in model._meta.concrete_fields
+        ) else None
+        if path is None:
+            return None
+        hits = queryset.filter(**{f"{path}__in": cases_numbered(term)})
+        return hits if hits.exists() else None
+
+    def get_search_fields(self, request):
+        return [unaccented(self.model, name) for name in super().get_search_fields(request)]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return super().get_search_results(request, queryset, search_term)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT unaccent(%s)", [term])
+            plain = cursor.fetchone()[0]
+        numbered = self.numbered(queryset, term)
+        if numbered is not None:
+            return numbered, False
+        matches, duplicates = super().get_search_results(request, queryset, plain)
+        if self.model not in KINDS:
+            return matches, duplicates
+        # Only public entries of confidential records are indexed: nothing withheld matches.
+        fulltext = SearchEntry.objects.filter(
+            content_type__app_label=self.opts.app_label, content_type__model=self.opts.model_name,
+            vector=SearchQuery(term, config=SEARCH_CONFIG, search_type="websearch"),
+        ).values("object_id")
+        return any_of(queryset, [matches.order_by().values("pk"), fulltext]), False
