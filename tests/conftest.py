@@ -1,9 +1,11 @@
+from contextlib import contextmanager
 from urllib.parse import quote
 
 import psycopg
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connections
 
 from caseregister.db_roles import AUDIT_TABLE, credentials
@@ -134,3 +136,18 @@ def webhook_worker(transactional_db, settings):
         worker.stop()
         receiver.stop()
         shared["CONN_MAX_AGE"] = kept
+
+
+@contextmanager
+def generated_register(django_db_blocker, **sizes):
+    """A generated register (``cases.services.synthetic``) committed for a module's tests,
+    then emptied and the seed register loaded again for the tests after."""
+    from cases.services.synthetic import Generator
+
+    with django_db_blocker.unblock():
+        counts = Generator(seed=sizes.pop("seed", 7)).generate(**sizes)
+        try:
+            yield counts
+        finally:
+            call_command("flush", interactive=False, verbosity=0)
+            load_register()

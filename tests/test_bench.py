@@ -7,13 +7,16 @@ from cases import bench
 from cases import models as m
 from cases.services.synthetic import Generator
 
+from .conftest import generated_register
+
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def generated():
-    counts = Generator(seed=7).generate(cases=2000, municipalities=4)
-    return counts
+@pytest.fixture(scope="module")
+def generated(django_db_setup, django_db_blocker):
+    # Once for the module (generating it took ~25 s a test).
+    with generated_register(django_db_blocker, seed=7, cases=2000, municipalities=4) as counts:
+        yield counts
 
 
 def test_the_generator_makes_a_skewed_repeatable_register(generated):

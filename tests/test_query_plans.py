@@ -25,7 +25,6 @@ from urllib.parse import urlencode
 import django_filters as df
 import psycopg
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -33,10 +32,8 @@ from cases import models as m
 from cases.api import filters as f
 from cases.api.registry import resource_for
 from cases.api.views import VIEWSETS
-from cases.services.fixtures import load_register
-from cases.services.synthetic import Generator
 
-from .conftest import conninfo, owner_credentials
+from .conftest import conninfo, generated_register, owner_credentials
 
 CASES = 30_000
 BIG_MODELS = (m.Case, m.RegistrationNumber, m.Document, m.SearchEntry)
@@ -82,15 +79,10 @@ def register(django_db_setup, django_db_blocker):
     load (``generate_register`` does the same): the visibility map lets the planner count on
     index-only scans, as it does at a million cases. Afterwards every table is emptied (as
     after a transactional test) and the seed register loaded again for the tests after."""
-    with django_db_blocker.unblock():
-        Generator(seed=14).generate(cases=CASES, municipalities=6)
-        with psycopg.connect(**conninfo(owner_credentials()), autocommit=True) as owner:
-            owner.execute("VACUUM (ANALYZE)")
-        try:
-            yield
-        finally:
-            call_command("flush", interactive=False, verbosity=0)
-            load_register()
+    with generated_register(django_db_blocker, seed=14, cases=CASES, municipalities=6), \
+            psycopg.connect(**conninfo(owner_credentials()), autocommit=True) as owner:
+        owner.execute("VACUUM (ANALYZE)")
+        yield
 
 
 def middle(queryset, field: str):
