@@ -7,8 +7,10 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from django.db.models.signals import post_migrate
 
 from caseregister.db_roles import AUDIT_TABLE, credentials
+from cases.roles import sync_roles
 from cases.services.fixtures import load_register
 
 # The suite runs as the application's runtime role (DATABASE_URL): every test shows that the
@@ -70,6 +72,22 @@ def django_db_setup(django_db_setup, django_db_blocker):
         load_register()
     yield
     _connect_as(owner_credentials())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def roles_after_flush():
+    """A flush empties the role groups that migration 0012 made, as every table; they are
+    made again after it (Django's flush ends with post_migrate), as after migrating. No test
+    then depends on whether a transactional test ran before it: pytest-django runs those
+    last, but under pytest-xdist a module's transactional tests may run before another
+    module's."""
+    def restore(sender, **kwargs):
+        if sender.label == "cases":
+            sync_roles(apps)
+
+    post_migrate.connect(restore, weak=False, dispatch_uid="tests.roles_after_flush")
+    yield
+    post_migrate.disconnect(dispatch_uid="tests.roles_after_flush")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,7 +6,6 @@ import datetime
 import re
 
 import pytest
-from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
@@ -14,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from cases import models as m
-from cases.roles import CASE_OFFICER, CLEARED, READER, REGISTRAR, sync_roles
+from cases.roles import CASE_OFFICER, CLEARED, READER, REGISTRAR
 from cases.services.registration import register_incoming
 
 from .html_forms import form_data
@@ -27,8 +26,6 @@ SECRET = "HEMLIG-SENTINEL-ELEVEN"
 @pytest.fixture
 def login(client):
     """Log ``client`` in as a new staff user with the given roles."""
-    sync_roles(apps)  # live-server tests elsewhere empty every table, groups included
-
     def as_(*roles, username="user"):
         user = User.objects.create_user(username, password="lösenord-" * 2, is_staff=True)
         user.groups.set(Group.objects.filter(name__in=roles))

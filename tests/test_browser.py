@@ -7,14 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import Group, User
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from playwright.sync_api import expect, sync_playwright
 
 from cases import models as m
-from cases.roles import READER, REGISTRAR, sync_roles
+from cases.roles import READER, REGISTRAR
 from cases.services.fixtures import load_register
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright's own download is not used
@@ -47,13 +46,11 @@ def reload_register_afterwards(django_db_setup, django_db_blocker):
     yield
     with django_db_blocker.unblock():
         load_register()
-        sync_roles(apps)
 
 
 @pytest.fixture
 def site(live_server, settings):
     load_register()  # an earlier live_server test may have emptied the tables
-    sync_roles(apps)
     # The live server serves static files from the apps' folders, by their plain names
     # (production serves the hashed copies that collectstatic makes, through WhiteNoise).
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {
