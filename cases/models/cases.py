@@ -184,6 +184,8 @@ class Activity(RegisterModel):
         verbose_name = _("activity")
         verbose_name_plural = _("activities")
         ordering = ["date", "created", "id"]
+        # The admin's list order and its date drill-down (first and last date).
+        indexes = [models.Index(fields=["date", "created", "id"], name="activity_date_order")]
 
     def __str__(self):
         return f"{self.get_type_display()} {self.date or ''}".strip()

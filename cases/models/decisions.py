@@ -62,6 +62,8 @@ class Decision(RegisterModel):
         verbose_name = _("decision")
         verbose_name_plural = _("decisions")
         ordering = ["case", "created", "id"]
+        # Date ranges (API and admin drill-down) and the first and last date.
+        indexes = [models.Index(fields=["date"], name="decision_date")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(follow_up_due__isnull=True, follow_up_due_precision="")

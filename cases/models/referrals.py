@@ -50,6 +50,7 @@ class Referral(RegisterModel):
         verbose_name = _("referral")
         verbose_name_plural = _("referrals")
         ordering = ["-received_date"]
+        indexes = [models.Index(fields=["received_date"], name="referral_received_date")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(due_date__isnull=True) | Q(received_date__isnull=True)

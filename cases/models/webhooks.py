@@ -160,6 +160,7 @@ class DeliveryAttempt(models.Model):
         verbose_name = _("delivery attempt")
         verbose_name_plural = _("delivery attempts")
         ordering = ["attempted_at", "id"]
+        indexes = [models.Index(fields=["attempted_at", "id"], name="delivery_attempt_order")]
 
     def __str__(self):
         return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error[:40]}"
