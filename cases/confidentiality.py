@@ -23,7 +23,7 @@ record or an audit snapshot.
 from functools import cache
 
 from django.apps import apps
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, Expression, ExpressionWrapper, F, Q
 
 MASK = None  # a withheld field reads as null
 
@@ -117,29 +117,58 @@ def _withheld_models() -> tuple:
     return tuple(apps.get_model("cases", name) for name in PUBLIC)
 
 
-def withheld_q(model, prefix: str = "", *, generic: bool = True, depth: int = 0) -> Q | None:
+def withheld_q(model, prefix: str = "", *, generic: bool = True) -> Q | None:
     """The condition (on ``prefix``-ed lookups) under which a ``model`` record is withheld,
-    or None for a model that never is (organisations, people ...)."""
+    or None for a model that never is (organisations, people ...).
+
+    The record's own flags and its parents' are on its row (``Withheld``, kept by triggers:
+    migration 0025); the far records of its links and passages (``GENERIC_PARENTS``) are a
+    subquery each, unless ``generic`` is false."""
     name = _name(model)
-    if name not in PUBLIC or depth > 4:
+    if name not in PUBLIC:
         return None
-    conditions = []
-    if _has(model, OWN_FLAG):
-        conditions.append(Q(**{f"{prefix}{OWN_FLAG}": True}))
-    inherited = []
-    for parent in PARENTS.get(name, ()):
-        related = model._meta.get_field(parent).related_model
-        found = withheld_q(related, f"{prefix}{parent}__", depth=depth + 1)
-        if found is not None:
-            inherited.append(found)
-    if generic and depth == 0:  # far records of links, passages: a subquery each
-        inherited += _generic_q(model, prefix)
-    if inherited:
-        either = _any(inherited)
-        if _has(model, PUBLIC_MARK):
-            either &= Q(**{f"{prefix}{PUBLIC_MARK}": False})
-        conditions.append(either)
+    conditions = [Q(Withheld(prefix))] if name in ROW_FLAG else []
+    if generic:
+        found = _generic_q(model, prefix)
+        if found:
+            either = _any(found)
+            if _has(model, PUBLIC_MARK):
+                either &= Q(**{f"{prefix}{PUBLIC_MARK}": False})
+            conditions.append(either)
     return _any(conditions) if conditions else None
+
+
+# The models whose rows carry ``withheld``: those with a flag of their own or parents.
+ROW_FLAG = frozenset({"Case", *PARENTS})
+
+
+class Withheld(Expression):
+    """The ``withheld`` column of the ``model`` row a lookup ``prefix`` reaches (the query's
+    own row for ""): true when the record or a record it hangs off is withheld, kept by
+    triggers (migration 0025). Not a model field, for the reasons of ``ChangeXid``.
+
+    The row is found through its ``created`` column, which makes Django join (and alias)
+    the table as it would for any lookup there; an absent parent (a LEFT JOIN) reads as
+    not withheld."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, prefix: str = ""):
+        super().__init__()
+        self.prefix = prefix
+        self.anchor = F(f"{prefix}created")
+
+    def get_source_expressions(self):
+        return [self.anchor]
+
+    def set_source_expressions(self, exprs):
+        (self.anchor,) = exprs
+
+    def as_sql(self, compiler, connection):
+        anchor, params = compiler.compile(self.anchor)
+        column = f"{anchor.rsplit('.', 1)[0]}.withheld"
+        return (f"COALESCE({column}, false)" if self.prefix else column), params
 
 
 def _generic_q(model, prefix: str) -> list[Q]:
@@ -150,7 +179,7 @@ def _generic_q(model, prefix: str) -> list[Q]:
         for far in _withheld_models():
             if far is model:
                 continue
-            condition = withheld_q(far, depth=1)
+            condition = withheld_q(far, generic=False)
             if condition is None:
                 continue
             found.append(Q(**{f"{prefix}{type_field}": ContentType.objects.get_for_model(far),
