@@ -172,7 +172,12 @@ class Withheld(Expression):
 
 
 def _generic_q(model, prefix: str) -> list[Q]:
+    """Whether a far record (a link's source or target, a passage's record) is withheld: an
+    EXISTS per kind, which PostgreSQL answers with one primary-key probe per row it checks.
+    (An IN over the far table's withheld ids hashed every one of them for each page: 200 to
+    300 ms for a page of links at a million cases, 2026-12-01.)"""
     from django.contrib.contenttypes.models import ContentType
+    from django.db.models import Exists, OuterRef
 
     found = []
     for type_field, id_field in GENERIC_PARENTS.get(_name(model), ()):
@@ -182,9 +187,9 @@ def _generic_q(model, prefix: str) -> list[Q]:
             condition = withheld_q(far, generic=False)
             if condition is None:
                 continue
-            found.append(Q(**{f"{prefix}{type_field}": ContentType.objects.get_for_model(far),
-                              f"{prefix}{id_field}__in": far._base_manager.filter(
-                                  condition).values("pk")}))
+            found.append(Q(**{f"{prefix}{type_field}": ContentType.objects.get_for_model(far)})
+                         & Q(Exists(far._base_manager.filter(
+                             condition, pk=OuterRef(f"{prefix}{id_field}")))))
     return found
 
 
