@@ -12,7 +12,7 @@ has a filter (or an explicit, commented exemption).
 """
 
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import django_filters as df
 import pytest
@@ -220,6 +220,42 @@ def test_date_range(api, collection, field, after, before):
     assert api.ids(collection, **{after: "2024-03-02"}) == [second, third]
     assert api.ids(collection, **{before: "2024-03-02"}) == [first, second]
     assert api.ids(collection, **{after: "2024-03-02", before: "2024-03-02"}) == [second]
+
+
+@pytest.mark.parametrize("collection, field, after, before", DATE_RANGES)
+def test_a_date_range_lists_in_its_dates_order(api, collection, field, after, before):
+    """Without ``ordering``, a range's page comes in its field's order (the page walks that
+    field's index, cases.api.views.RegisterViewSet.range_ordering); ``ordering`` still wins."""
+    model = MODELS[collection]
+    model.objects.update(**dated(field, None))
+    by_created = [str(pk) for pk in live(model).order_by("created", "id")
+                  .values_list("pk", flat=True)[:3]]
+    for record, day in zip(by_created, (DAY3, DAY1, DAY2), strict=True):
+        model.objects.filter(pk=record).update(**dated(field, day))
+    ids = [r["id"] for r in api.results(collection, **{after: "2024-01-01"})]
+    assert ids == [by_created[1], by_created[2], by_created[0]]
+    ids = [r["id"] for r in api.results(collection, **{before: "2024-12-31"})]
+    assert ids == [by_created[1], by_created[2], by_created[0]]
+    ids = [r["id"] for r in api.results(collection, **{after: "2024-01-01",
+                                                       "ordering": "created"})]
+    assert ids == by_created
+
+
+@pytest.mark.parametrize("collection", COLLECTIONS)
+def test_a_modified_range_lists_in_modified_order(api, collection):
+    model = MODELS[collection]
+    by_created = [str(pk) for pk in live(model).order_by("created", "id")
+                  .values_list("pk", flat=True)]
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    for n, record in enumerate(reversed(by_created)):  # the newest modified first
+        model.objects.filter(pk=record).update(modified=later + timedelta(seconds=n))
+    ids = [r["id"] for r in api.results(collection, modified_since="2029-12-31T00:00:00Z")]
+    assert ids == by_created[::-1]
+    ids = [r["id"] for r in api.results(collection, modified_until="2030-12-31T00:00:00Z")]
+    assert ids == by_created[::-1]
+    ids = [r["id"] for r in api.results(collection, modified_since="2029-12-31T00:00:00Z",
+                                        ordering="created")]
+    assert ids == by_created
 
 
 # ---------------------------------------------------------------------------------------------

@@ -203,8 +203,28 @@ class RegisterViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
         return super().filter_queryset(queryset)
 
     def ordering_for(self, request) -> tuple[str, bool]:
-        raw = request.query_params.get("ordering") or "created"
+        """The ``ordering`` asked for; without one, the column of a range filter given
+        (``range_ordering``), else ``created``."""
+        raw = request.query_params.get("ordering") or self.range_ordering(
+            request.query_params) or "created"
         return raw.lstrip("-"), raw.startswith("-")
+
+    def range_ordering(self, params) -> str | None:
+        """The column a range filter in ``params`` bounds, when the collection can be
+        ordered by it: the collection's own ranges (``date_after``, ``due_before`` ...)
+        before ``modified_since``/``modified_until``.
+
+        A page of a range in ``created`` order walks the created index from the oldest
+        record and tests each one, because PostgreSQL expects the matches spread evenly
+        through it. They are not: the recently modified and recently dated records are the
+        recent ones, so ``cases?modified_since=`` a year back read ~800,000 records before
+        its first match (185 ms at a million cases; 1.2 s with a status). In the range's
+        own order the page is the first entries of its index."""
+        for name, found in reversed(self.filterset_class.base_filters.items()):
+            if (params.get(name) and found.lookup_expr in ("gte", "lte")
+                    and found.field_name in self.ordering_fields):
+                return found.field_name
+        return None
 
     def _check_parameters(self, request):
         """Validate every query parameter at once; 400 lists all that are wrong."""
@@ -303,8 +323,10 @@ def expand_parameter(viewset) -> OpenApiParameter:
 def ordering_parameter(viewset) -> OpenApiParameter:
     values = [v for f in viewset.ordering_fields for v in (f, f"-{f}")]
     return OpenApiParameter("ordering", OpenApiTypes.STR, enum=values,
-                            description="Sort field; - for descending. Default: created "
-                                        "(stable while records change).")
+                            description="Sort field; - for descending. Default: the field "
+                                        "of a date-range filter given (the collection's own, "
+                                        "e.g. date_after, before modified_since), ascending; "
+                                        "without one, created (stable while records change).")
 
 
 class CaseViewSetBase(RegisterViewSet):
@@ -388,7 +410,8 @@ VIEWSETS = [
     collection(m.ReferralResponse, filters.ReferralResponseFilterSet,
                ("created", "modified", "date"),
                write=w.ReferralResponseWriteSerializer),
-    collection(m.Decision, filters.DecisionFilterSet, ("created", "modified", "date"),
+    collection(m.Decision, filters.DecisionFilterSet,
+               ("created", "modified", "date", "follow_up_due"),
                write=p.DecisionWriteSerializer),
     collection(m.CollaborationModel, filters.CollaborationModelFilterSet,
                ("created", "modified", "name"), write=p.CollaborationModelWriteSerializer),

@@ -131,3 +131,16 @@ class ChangeXid(Expression):
     def as_sql(self, compiler, connection):
         alias = compiler.query.get_initial_alias()
         return f"{compiler.quote_name_unless_alias(alias)}.change_xid", []
+
+
+def order_indexes(field: str, prefix: str) -> list[models.Index]:
+    """The two indexes a keyset page ordered by a nullable ``field`` walks: ``(field, id)``
+    for ``ordering=field`` and ``(field DESC NULLS LAST, id DESC)`` for ``ordering=-field``
+    (the API puts undated records last both ways, an order no backward scan of the first one
+    gives). Without them, PostgreSQL read and sorted the whole table for every page:
+    ``referral-responses?ordering=-date`` took 115 ms at a million cases, ``documents?
+    ordering=-date`` 280 ms. Also the index of the range filters on ``field``, whose pages
+    come in its order (``cases.api.views.RegisterViewSet.range_ordering``)."""
+    return [models.Index(fields=[field, "id"], name=f"{prefix}_order"),
+            models.Index(models.F(field).desc(nulls_last=True), models.F("id").desc(),
+                         name=f"{prefix}_order_desc")]

@@ -7,7 +7,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Replace, Upper
 from django.utils.translation import gettext_lazy as _
 
-from .base import RegisterModel
+from .base import RegisterModel, order_indexes
 from .organisations import Municipality, Organisation, Person
 from .unaccented import trigram_index
 
@@ -185,7 +185,8 @@ class Activity(RegisterModel):
         verbose_name_plural = _("activities")
         ordering = ["date", "created", "id"]
         # The admin's list order and its date drill-down (first and last date).
-        indexes = [models.Index(fields=["date", "created", "id"], name="activity_date_order")]
+        indexes = [models.Index(fields=["date", "created", "id"], name="activity_date_order"),
+                   *order_indexes("date", "activity_day")]
 
     def __str__(self):
         return f"{self.get_type_display()} {self.date or ''}".strip()

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .base import LIVE, DatePrecision, RegisterModel
+from .base import LIVE, DatePrecision, RegisterModel, order_indexes
 from .cases import Case
 from .documents import Document
 from .organisations import Organisation
@@ -64,7 +64,8 @@ class Decision(RegisterModel):
         verbose_name_plural = _("decisions")
         ordering = ["case", "created", "id"]
         # Date ranges (API and admin drill-down) and the first and last date.
-        indexes = [models.Index(fields=["date"], name="decision_date")]
+        indexes = [*order_indexes("date", "decision_date"),
+                   *order_indexes("follow_up_due", "decision_follow_up")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(follow_up_due__isnull=True, follow_up_due_precision="")

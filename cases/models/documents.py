@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .base import LIVE, RegisterModel
+from .base import LIVE, RegisterModel, order_indexes
 from .cases import Case
 from .organisations import Organisation, Person
 from .unaccented import trigram_index
@@ -110,7 +110,7 @@ class Document(RegisterModel):
                          name="document_created_page"),
             # The admin's year filter (the first and last date, cases.admin.filters) and
             # pages in date order.
-            models.Index(fields=["date", "id"], name="document_date_page"),
+            *order_indexes("date", "document_date"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(sha256="") | Q(sha256__regex=r"^[0-9a-f]{64}$"),

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .base import LIVE, RegisterModel
+from .base import LIVE, RegisterModel, order_indexes
 from .cases import Case
 from .documents import Document
 from .motions import Motion
@@ -52,7 +52,8 @@ class Referral(RegisterModel):
         verbose_name_plural = _("referrals")
         ordering = ["-received_date"]
         # referrals?title: 1,022 -> 38 ms at 250,087 referrals (BENCHMARKS.md, 2026-12-01)
-        indexes = [models.Index(fields=["received_date"], name="referral_received_date"),
+        indexes = [*order_indexes("received_date", "referral_received"),
+                   *order_indexes("due_date", "referral_due"),
                    trigram_index("title", "referral_title_trgm")]
         constraints = [
             models.CheckConstraint(
@@ -156,6 +157,7 @@ class ReferralResponse(RegisterModel):
     class Meta:
         verbose_name = _("referral response")
         verbose_name_plural = _("referral responses")
+        indexes = order_indexes("date", "response_date")
         constraints = [
             models.UniqueConstraint(fields=["referral", "organisation", "document"],
                                     name="referral_response_unique", nulls_distinct=False),
