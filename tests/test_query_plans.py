@@ -76,13 +76,11 @@ NOT_INDEXED: dict[tuple[str, str], str] = {
     ("referral-responses", "position"): SMALL_TABLE,
     ("decisions", "immediately_adjusted"): SMALL_TABLE,
     ("decisions", "text"): COMMON_WORD,
-    ("activities", "person"): COMMON_VALUE,
     ("links", "source_type"): PART_SEMI_JOIN,
     ("links", "target_type"): PART_SEMI_JOIN,
     ("cases", "year"): CORRELATED,
     ("cases", "registered_by"): COMMON_VALUE,
     ("documents", "signatory"): COMMON_VALUE,
-    ("documents", "case_officer"): COMMON_VALUE,
 }
 
 

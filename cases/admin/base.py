@@ -4,6 +4,7 @@ no hard delete, and (from ``confidentiality``) masking for staff without clearan
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
@@ -33,7 +34,7 @@ from .confidentiality import (
 )
 from .history import Labels, admin_url, describe, describe_all
 from .paging import BoundedPaginator
-from .search import FieldByFieldSearch, RegisterSearch
+from .search import FEW, FieldByFieldSearch, RegisterSearch
 
 
 class ProvenanceInline(MaskingMixin, GenericTabularInline):
@@ -213,6 +214,16 @@ class RegisterAdmin(RegisterSearch, ConfidentialityAdminMixin, FieldByFieldSearc
     list_per_page = 50
     paginator = BoundedPaginator
     show_full_result_count = False
+
+    def get_paginator(self, request, queryset, per_page, orphans=0,
+                      allow_empty_first_page=True):
+        """A search's hits are counted to a thousand, as the API counts (a common word is
+        tested record by record: cases.admin.search.any_of); a list to ten thousand."""
+        paginator = super().get_paginator(request, queryset, per_page, orphans,
+                                          allow_empty_first_page)
+        if request.GET.get(SEARCH_VAR):
+            paginator.limit = FEW
+        return paginator
 
     def has_delete_permission(self, request, obj=None):
         return False  # registered records are voided, never deleted

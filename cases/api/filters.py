@@ -194,16 +194,20 @@ class ThroughChoiceFilter(OnceEach, df.ChoiceFilter):
 class PersonNameFilter(BoundedCharFilter):
     """A person by (part of) their name or of any spelling of it kept from the sources.
 
-    The people are found first (a small table) and the records by them through the foreign
-    key's index: joined and OR-ed, PostgreSQL read every document to find a case officer."""
+    The people are found first, by their own query (the trigram indexes of names and name
+    variants, a UNION of the two), and the records by their ids through the foreign key's
+    index. Joined and OR-ed, PostgreSQL read every document to find a case officer; as a
+    subquery, it could not tell how many people a surname names and walked the documents,
+    testing each one's case officer (``documents?case_officer=Eriksson``: 37,000 documents
+    read for the first 1,001 matches, 103 ms at a million documents)."""
 
     def filter(self, qs, value):
         if not value:
             return qs
-        people = m.Person._base_manager.filter(
-            Q(name__unaccented__icontains=value)
-            | Q(pk__in=m.PersonNameVariant._base_manager.filter(
-                name__unaccented__icontains=value).values("person"))).values("pk")
+        people = list(m.Person._base_manager.filter(name__unaccented__icontains=value)
+                      .values_list("pk", flat=True).union(
+            m.PersonNameVariant._base_manager.filter(name__unaccented__icontains=value)
+            .values_list("person", flat=True)))
         if not self.field_name:
             return qs.filter(pk__in=people)
         return once_each(qs, f"{self.field_name}__in", people)

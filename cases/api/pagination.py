@@ -27,7 +27,8 @@ import uuid
 import orjson
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections, models
-from django.db.models import BigIntegerField, F, Func, Q, UUIDField, Value
+from django.db.models import BigIntegerField, F, Func, OrderBy, Q, UUIDField, Value
+from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan
 from django.utils.translation import gettext
 from rest_framework.pagination import BasePagination
@@ -241,14 +242,30 @@ def after_row(queryset, model_field, descending: bool, value, pk):
             output_field=model_field)))
 
 
-def bounded_count(ordered) -> int:
-    """How many records match, up to COUNT_LIMIT + 1: the first of them in the page's order,
-    so the count walks the index the page walks, from where the page starts. Unordered,
-    PostgreSQL picked whatever index it expected to hold matches evenly spread, and for a
-    range that grows with created (``documents?date_after=``) walked the created-order index
-    through every older record to find the matches at its end (456 ms at a million
-    documents)."""
-    return ordered.values("pk")[:COUNT_LIMIT + 1].count()
+def bounded_count(queryset) -> int:
+    """How many records match, up to COUNT_LIMIT + 1.
+
+    Ordered by the column a range filter bounds (a range's page, the sync feed), the count
+    walks the page's index from the start of the range: every entry it reads is in the
+    range. Unordered, PostgreSQL picked whatever index it expected to hold matches evenly
+    spread, and for a range that grows with created (``documents?date_after=``) walked the
+    created-order index through every older record to find the matches at its end (456 ms
+    at a million documents). Any other filter is counted unordered, from its own index:
+    counted in created order, ``cases?municipality=`` went from 23 to 78 ms and
+    ``cases?registered_by=`` from 70 to 324 ms at a million cases."""
+    return queryset.values("pk")[:COUNT_LIMIT + 1].count()
+
+
+def sorted_matches(field: str, descending: bool, nulls: dict) -> OrderBy:
+    """The page's order as an expression no index holds (``COALESCE(field, field)``, the
+    same values), for a filter the bounded count found to match at most COUNT_LIMIT
+    records: PostgreSQL then gathers them by the filter's own index and sorts them, rather
+    than walking the ordering's index from its start and testing every record on the way,
+    which it chose when it expected the matches spread through the whole table. A body
+    consulted on 653 of 250,000 referrals: 114 ms walking created order (18,000 referrals
+    tested for the first 21), 5 ms gathered."""
+    same = Coalesce(F(field), F(field))
+    return same.desc(**nulls) if descending else same.asc(**nulls)
 
 
 def page_rows(queryset, page_ids, ordering):
@@ -290,7 +307,11 @@ class KeysetPagination(BasePagination):
         nulls = {"nulls_last": True} if model_field.null else {}
         order = F(field).desc(**nulls) if descending else F(field).asc(**nulls)
         ordered = queryset.order_by(order, f"{direction}id")
-        self.count = bounded_count(ordered)
+        ranged = field in view.ranged_fields(request.query_params)
+        self.count = bounded_count(ordered if ranged else queryset.order_by())
+        if self.count <= COUNT_LIMIT and not ranged:
+            ordered = queryset.order_by(sorted_matches(field, descending, nulls),
+                                        f"{direction}id")
         cursor = request.query_params.get("cursor")
         if cursor:
             value, pk = decode_cursor(cursor, model_field)
