@@ -169,8 +169,10 @@ class RegistrationNumberAdmin(OwnCasesOnly, RegisterAdmin):
     voided with a reason when given by mistake."""
 
     list_display = ("number", "organisation", "year", "case")
-    list_filter = ("year", "organisation")
+    # (Django's own year filter lists the DISTINCT years of a million numbers on every page)
+    list_filter = (year_filter("year", _("year"), numeric=True), "organisation")
     search_fields = ("number", "case__title")
+    ordering = ("number", "id")  # whole: Django would add -pk, which no index holds
     readonly_fields = (*RegisterAdmin.readonly_fields, "number", "organisation", "year",
                        "serial", "case")
 

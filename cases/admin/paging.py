@@ -23,3 +23,17 @@ class BoundedPaginator(Paginator):
         return min(counted, self.limit)
 
     exact = True
+
+    def page(self, number):
+        """The page's ids first, then its rows by id ("a deferred join", as the API's
+        pages): the offset skips entries of the ordering's index, not rows joined to their
+        case, organisation and municipality (page 200 of the documents read 10,000 joined
+        rows: 250-370 ms at a million)."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        rows = {row.pk: row for row in self.object_list.filter(pk__in=ids)}
+        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)

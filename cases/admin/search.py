@@ -20,8 +20,9 @@ from django.db.models.lookups import Exact
 from django.utils.text import smart_split, unescape_string_literal
 
 from cases.api.references import cases_numbered
-from cases.models import Case, SearchEntry
+from cases.models import SearchEntry
 from cases.models.search import SEARCH_CONFIG
+from cases.roles import case_path
 from cases.search import KINDS
 
 PREFIXES = {"^": "istartswith", "=": "iexact", "@": "search"}
@@ -122,17 +123,16 @@ class RegisterSearch:
 
     def numbered(self, queryset, term):
         """The records of the case whose registration number is ``term`` (any case, any
-        spacing: the API's normalised-number index), if there is one: a number typed in full
-        names its case, and word by word ("KS", "2024/12") would read every number of the
-        board (3 s at 100,000 cases). The case ids are read first, as a list: as a subquery
-        PostgreSQL expected it to name many cases and hashed it against every document (6 s
-        at a million documents, for the 11 of one number)."""
-        model = queryset.model
-        path = "pk" if model is Case else "case" if any(
-            f.name == "case" and f.related_model is Case for f in model._meta.concrete_fields
-        ) else None
-        if path is None:
+        spacing: the API's normalised-number index), if there is one, however far below the
+        case they are (``cases.roles.case_path``: the consulted bodies of its referrals). A
+        number typed in full names its case, and word by word ("KS", "2024/12") would read
+        every number of the board (3 s at 100,000 cases). The case ids are read first, as
+        a list: as a subquery PostgreSQL expected it to name many cases and hashed it
+        against every document (6 s at a million documents, for the 11 of one number)."""
+        steps = case_path(queryset.model)  # ("document", "case") for a signatory ...
+        if steps is None:
             return None
+        path = "__".join(steps) or "pk"
         cases = list(cases_numbered(term).values_list("case", flat=True))
         hits = queryset.filter(**{f"{path}__in": cases})
         return hits if cases and hits.exists() else None

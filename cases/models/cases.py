@@ -139,7 +139,10 @@ class RegistrationNumber(RegisterModel):
                    # cases?year=: the cases with a number of the year (a semi-join).
                    models.Index(fields=["year", "case"], name="registration_number_year"),
                    # The admin's search: part of a number ("2024/12"), diacritics ignored.
-                   trigram_index("number", "registration_number_trgm")]
+                   trigram_index("number", "registration_number_trgm"),
+                   # The admin's list in number order (cases.admin.cases): its pages, deep
+                   # ones too, walk this index (a sort of a million numbers took 650 ms).
+                   models.Index(fields=["number", "id"], name="registration_number_order")]
 
     def __str__(self):
         return self.number
