@@ -242,3 +242,40 @@ def test_every_exemption_names_a_filter():
     for collection, name in NOT_INDEXED:
         assert name == "ordering" or isinstance(
             filtersets[collection].base_filters.get(name), df.Filter), (collection, name)
+
+
+def trigram_columns(model) -> set[str]:
+    """The columns of ``model`` with a trigram index of the expression admin search and
+    the API's text filters test (``cases.models.unaccented.trigram_index``)."""
+    columns = set()
+    for index in model._meta.indexes:
+        for expression in index.expressions:
+            text = repr(expression)
+            if "gin_trgm_ops" in text and "Unaccented" in text:
+                columns.update(re.findall(r"F\((\w+)\)", text))
+    return columns
+
+
+def test_every_admin_search_of_a_cases_record_has_a_trigram_index():
+    """An admin search field on a table that grows with the cases (a record of a case, or
+    a part of one: ``cases.roles.case_path``) is read through a trigram index, never
+    sequentially: the part tables' searches took 0.4-11 s at a million cases
+    (BENCHMARKS.md). Taken from the admin's own search fields."""
+    from django.contrib import admin
+    from django.contrib.admin.utils import get_fields_from_path
+    from django.db import models
+
+    from cases.admin.base import RegisterAdmin
+    from cases.roles import case_path
+
+    missing = []
+    for model, model_admin in admin.site._registry.items():
+        if not isinstance(model_admin, RegisterAdmin):
+            continue
+        for name in model_admin.search_fields:
+            field = get_fields_from_path(model, name.lstrip("^=@"))[-1]
+            if (isinstance(field, (models.CharField, models.TextField))
+                    and case_path(field.model) is not None
+                    and field.name not in trigram_columns(field.model)):
+                missing.append(f"{model.__name__}: {name} ({field.model.__name__}.{field.name})")
+    assert not missing, "\n".join(missing)

@@ -12,12 +12,17 @@ from django.utils.functional import cached_property
 
 from cases.api.pagination import MAX_OFFSET
 
+from .search import FEW
+
 
 class BoundedPaginator(Paginator):
     limit = MAX_OFFSET
 
     @cached_property
     def count(self) -> int:
+        if getattr(self.object_list.query, "more_than_few", False):  # cases.admin.search
+            self.exact = False
+            return min(FEW, self.limit)
         counted = self.object_list.order_by().values("pk")[:self.limit + 1].count()
         self.exact = counted <= self.limit
         return min(counted, self.limit)

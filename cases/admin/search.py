@@ -58,7 +58,11 @@ def any_of(queryset, matches: list):
         # entries, 1.8 s), never a scalar subquery.
         own = match.filter(**{column: OuterRef("pk")}).values(column)[:1]
         condition |= Q(Exact(Subquery(own), F("pk")))
-    return queryset.filter(condition)
+    result = queryset.filter(condition)
+    # Known to match more than FEW: the page says so without counting them again (a query
+    # keeps its attributes through the clones the changelist makes; cases.admin.paging).
+    result.query.more_than_few = True
+    return result
 
 
 FEW = 1000  # as the API's bounded count (cases.api.pagination.COUNT_LIMIT)

@@ -188,7 +188,8 @@ class Activity(RegisterModel):
         verbose_name_plural = _("activities")
         ordering = ["date", "created", "id"]
         # The admin's list order and its date drill-down (first and last date).
-        indexes = [models.Index(fields=["date", "created", "id"], name="activity_date_order"),
+        indexes = [trigram_index("description", "activity_description_trgm"),
+                   models.Index(fields=["date", "created", "id"], name="activity_date_order"),
                    *order_indexes("date", "activity_day")]
 
     def __str__(self):

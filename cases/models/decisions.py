@@ -64,7 +64,8 @@ class Decision(RegisterModel):
         verbose_name_plural = _("decisions")
         ordering = ["case", "created", "id"]
         # Date ranges (API and admin drill-down) and the first and last date.
-        indexes = [*order_indexes("date", "decision_date"),
+        indexes = [trigram_index("summary", "decision_summary_trgm"),
+                   *order_indexes("date", "decision_date"),
                    *order_indexes("follow_up_due", "decision_follow_up")]
         constraints = [
             models.CheckConstraint(

@@ -147,6 +147,7 @@ class DocumentSignatory(RegisterModel):
         verbose_name = _("signatory")
         verbose_name_plural = _("signatories")
         ordering = ["document", "position", "id"]
+        indexes = [trigram_index("title", "signatory_title_trgm")]
         constraints = [
             models.UniqueConstraint(fields=["document", "position"],
                                     name="signatory_position_unique",
@@ -176,6 +177,7 @@ class DocumentAttachment(RegisterModel):
         verbose_name = _("attachment")
         verbose_name_plural = _("attachments")
         ordering = ["document", "position", "id"]
+        indexes = [trigram_index("title", "attachment_title_trgm")]
         constraints = [
             models.UniqueConstraint(fields=["document", "position"],
                                     name="attachment_position_unique",

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .base import RegisterModel, TimestampedModel
 from .documents import Document
+from .unaccented import trigram_index
 
 
 class LinkType(models.TextChoices):
@@ -89,7 +90,9 @@ class Provenance(TimestampedModel):
         verbose_name = _("source passage")
         verbose_name_plural = _("source passages")
         ordering = ["document", "start", "id"]
-        indexes = [models.Index(fields=["content_type", "object_id"], name="provenance_record_idx")]
+        indexes = [trigram_index("exact", "provenance_exact_trgm"),
+                   trigram_index("note", "provenance_note_trgm"),
+                   models.Index(fields=["content_type", "object_id"], name="provenance_record_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(end=F("start") + Length("exact")) & Q(end__gt=F("start")),

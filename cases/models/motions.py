@@ -38,7 +38,8 @@ class Motion(RegisterModel):
         verbose_name_plural = _("motions")
         ordering = ["title"]
         # motions?title: 556 -> 73 ms at 120,004 motions (BENCHMARKS.md, 2026-12-01)
-        indexes = [trigram_index("title", "motion_title_trgm"),
+        indexes = [trigram_index("summary", "motion_summary_trgm"),
+                   trigram_index("title", "motion_title_trgm"),
                    *order_indexes("date", "motion_date"),
                    models.Index(fields=["title", "id"], name="motion_title_order")]
 
@@ -90,6 +91,7 @@ class MotionProposal(RegisterModel):
         verbose_name = _("proposal")
         verbose_name_plural = _("proposals")
         ordering = ["motion", "number", "created", "id"]
+        indexes = [trigram_index("text", "motion_proposal_text_trgm")]
         constraints = [
             models.UniqueConstraint(fields=["motion", "number"], name="motion_proposal_unique",
                                     condition=LIVE),

@@ -106,6 +106,7 @@ class ConsultedBody(RegisterModel):
         verbose_name = _("consulted body")
         verbose_name_plural = _("consulted bodies")
         ordering = ["referral", "created", "id"]
+        indexes = [trigram_index("name_as_written", "consulted_body_name_trgm")]
         constraints = [
             models.UniqueConstraint(fields=["referral", "organisation"],
                                     name="consulted_body_unique",
@@ -157,7 +158,8 @@ class ReferralResponse(RegisterModel):
     class Meta:
         verbose_name = _("referral response")
         verbose_name_plural = _("referral responses")
-        indexes = order_indexes("date", "response_date")
+        indexes = [*order_indexes("date", "response_date"),
+                   trigram_index("summary", "response_summary_trgm")]
         constraints = [
             models.UniqueConstraint(fields=["referral", "organisation", "document"],
                                     name="referral_response_unique", nulls_distinct=False),

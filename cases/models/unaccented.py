@@ -31,6 +31,8 @@ class Unaccented(Transform):
 
 
 def trigram_index(column: str, name: str, **kwargs) -> GinIndex:
-    """The trigram index a ``column__unaccented__icontains`` filter uses."""
+    """The trigram index a ``column__unaccented__icontains`` filter uses: the API's text
+    filters and every admin search field of a table that grows with the cases
+    (tests/test_query_plans.py keeps the admin's so)."""
     return GinIndex(OpClass(Upper(Unaccented(column)), name="gin_trgm_ops"), name=name,
                     **kwargs)
