@@ -199,22 +199,43 @@ def withheld_path_q(model, path: str) -> Q | None:
     is withheld with the case, ``attachments__title`` on a document with the attachment,
     ``authors__person__name`` on a motion with the author (who wrote it is withheld),
     ``number`` never."""
+    return withheld_path(model, path)[0]
+
+
+def withheld_path(model, path: str) -> tuple[Q | None, str]:
+    """``withheld_path_q`` and the lookup prefix of the row its condition reads ("" for
+    ``model``'s own row)."""
     from django.core.exceptions import FieldDoesNotExist
 
     prefix = ""
-    current = model
+    current = owner = model  # the model a field is looked up on; the row that holds its flag
     for part in path.lstrip("^=@").split("__"):
         try:
             field = current._meta.get_field(part)
         except FieldDoesNotExist:
-            return None  # a lookup after a field (icontains, unaccent), or no field at all
+            return None, ""  # a lookup after a field (icontains, unaccent), or no field
         if part in hidden_fields(current) or part == "title" and can_be_withheld(current):
-            return withheld_q(current, prefix)
+            return withheld_q(owner, prefix), prefix
         if not (field.is_relation and field.related_model is not None):
-            return None
-        prefix += f"{part}__"
+            return None, ""
+        if not (field.one_to_many and only_as_part_of(field.related_model, current)):
+            prefix, owner = f"{prefix}{part}__", field.related_model
         current = field.related_model
-    return None
+    return None, ""
+
+
+def only_as_part_of(part_model, parent_model) -> bool:
+    """Whether a ``part_model`` record is withheld exactly when its parent, a
+    ``parent_model`` record, is: one parent, no flag or mark of its own, no far records (a
+    signatory of its document, an author of its motion, a point of its decision). A filter
+    through such parts is then guarded on the parent's own row: joined to every part
+    instead, ``documents?signatory=`` hashed 23,000 signatories against every document
+    (190 ms at a million)."""
+    name = _name(part_model)
+    parents = PARENTS.get(name, ())
+    return (len(parents) == 1 and name not in GENERIC_PARENTS
+            and not _has(part_model, OWN_FLAG) and not _has(part_model, PUBLIC_MARK)
+            and part_model._meta.get_field(parents[0]).related_model is parent_model)
 
 
 def _any(conditions: list[Q]) -> Q:

@@ -245,3 +245,51 @@ def test_the_date_drill_down_offers_every_date_between_the_first_and_last(staff_
     assert listed(page(year=2023, month=11, day=20)) == {last.pk}
     assert listed(page(year=2022)) == set()
     assert listed(page(year=2021, month=3, day=5)) == {first.pk, *(a.pk for a in rest)}
+
+
+def _listed(page: str, model) -> list[str]:
+    """The ids of the records a changelist page lists, in its order."""
+    path = re.escape(f"/admin/{model._meta.app_label}/{model._meta.model_name}/")
+    return list(dict.fromkeys(re.findall(path + r"([0-9a-f-]{36})/change/", page)))
+
+
+@pytest.mark.parametrize("model, term", [(Case, "samverkan"), (Document, "skol")])
+def test_a_search_with_more_hits_than_few_lists_the_same_and_says_more(staff_client,
+                                                                        monkeypatch, model,
+                                                                        term):
+    """A term with more than FEW hits is tested record by record along the list
+    (cases.admin.search.any_of) instead of gathered: the same records, in the same order,
+    and the count says "more than"."""
+    from cases.admin import search
+
+    gathered = staff_client.get(_url(model, "changelist"), {"q": term}).content.decode()
+    expected = _listed(gathered, model)
+    assert len(expected) >= 2 and "fler än" not in gathered
+    monkeypatch.setattr(search, "FEW", 1)
+    tested = staff_client.get(_url(model, "changelist"), {"q": term}).content.decode()
+    assert _listed(tested, model) == expected
+    assert f"fler än 1 {model._meta.verbose_name}" in tested
+
+
+def test_the_pages_of_a_list_are_its_records_in_order(staff_client, monkeypatch):
+    """Pages after the first find their ids first, then the rows (cases.admin.paging):
+    page by page, the same records in the same order as one long page."""
+    from cases.admin.cases import DocumentAdmin
+
+    whole = _listed(staff_client.get(_url(Document, "changelist")).content.decode(), Document)
+    monkeypatch.setattr(DocumentAdmin, "list_per_page", 2)
+    paged = []
+    for number in range(1, (len(whole) + 1) // 2 + 1):
+        page = staff_client.get(_url(Document, "changelist"), {"p": number}).content.decode()
+        paged += _listed(page, Document)
+    assert len(whole) >= 4 and paged == whole
+
+
+def test_a_registration_number_finds_the_parts_of_its_case(staff_client):
+    from cases.models import ConsultedBody, DocumentSignatory
+
+    for model, path in ((ConsultedBody, "referral__case"), (DocumentSignatory, "document__case")):
+        page = staff_client.get(_url(model, "changelist"), {"q": "ks2025/638"}).content.decode()
+        expected = model.objects.filter(
+            **{f"{path}__registration_numbers__number": "KS 2025/638"})
+        assert expected and sorted(_listed(page, model)) == sorted(str(r.pk) for r in expected)

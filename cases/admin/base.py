@@ -23,6 +23,7 @@ from cases.services import records
 from cases.services.audit import history
 from cases.services.voiding import part_of, void_record
 
+from . import search
 from .confidentiality import (
     WITHHELD,
     ConfidentialityAdminMixin,
@@ -34,7 +35,7 @@ from .confidentiality import (
 )
 from .history import Labels, admin_url, describe, describe_all
 from .paging import BoundedPaginator
-from .search import FEW, FieldByFieldSearch, RegisterSearch
+from .search import FieldByFieldSearch, RegisterSearch
 
 
 class ProvenanceInline(MaskingMixin, GenericTabularInline):
@@ -222,7 +223,7 @@ class RegisterAdmin(RegisterSearch, ConfidentialityAdminMixin, FieldByFieldSearc
         paginator = super().get_paginator(request, queryset, per_page, orphans,
                                           allow_empty_first_page)
         if request.GET.get(SEARCH_VAR):
-            paginator.limit = FEW
+            paginator.limit = search.FEW
         return paginator
 
     def has_delete_permission(self, request, obj=None):

@@ -12,7 +12,7 @@ from django.utils.functional import cached_property
 
 from cases.api.pagination import MAX_OFFSET
 
-from .search import FEW
+from . import search
 
 
 class BoundedPaginator(Paginator):
@@ -22,7 +22,7 @@ class BoundedPaginator(Paginator):
     def count(self) -> int:
         if getattr(self.object_list.query, "more_than_few", False):  # cases.admin.search
             self.exact = False
-            return min(FEW, self.limit)
+            return min(search.FEW, self.limit)
         counted = self.object_list.order_by().values("pk")[:self.limit + 1].count()
         self.exact = counted <= self.limit
         return min(counted, self.limit)
@@ -39,6 +39,8 @@ class BoundedPaginator(Paginator):
         top = bottom + self.per_page
         if top + self.orphans >= self.count:
             top = self.count
+        if not bottom:  # the first page skips nothing: one query, as Django makes it
+            return self._get_page(self.object_list[bottom:top], number, self)
         ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
         rows = {row.pk: row for row in self.object_list.filter(pk__in=ids)}
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
