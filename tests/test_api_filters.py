@@ -900,3 +900,19 @@ def test_expand_refuses_empty_and_unknown_paths(api, value):
     response = api.get("cases", expand=value)
     assert response.status_code == 400
     assert [p["name"] for p in response.json()["invalid_params"]] == ["expand"]
+
+
+@pytest.mark.parametrize("ordering", ["created", "-created", "modified", "-modified"])
+def test_a_few_matches_are_walked_by_cursor_each_once_in_order(client, ordering):
+    """A filter matching at most COUNT_LIMIT records is paged from its matches, sorted
+    (cases.api.pagination.sorted_matches): followed page by page, every match once, in the
+    order asked."""
+    m.Document.objects.update(direction="incoming")
+    expected = [str(pk) for pk in live(m.Document).order_by(
+        ordering, f"{'-' if ordering[0] == '-' else ''}id").values_list("pk", flat=True)]
+    seen, url = [], f"/api/v1/documents/?direction=incoming&ordering={ordering}&limit=2"
+    while url:
+        body = client.get(url).json()
+        seen += [r["id"] for r in body["results"]]
+        url = body["next"]
+    assert len(expected) >= 3 and seen == expected
