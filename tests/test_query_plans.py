@@ -80,7 +80,6 @@ NOT_INDEXED: dict[tuple[str, str], str] = {
     ("links", "target_type"): PART_SEMI_JOIN,
     ("cases", "year"): CORRELATED,
     ("cases", "registered_by"): COMMON_VALUE,
-    ("documents", "signatory"): COMMON_VALUE,
 }
 
 
