@@ -459,3 +459,17 @@ def exchange(port: int, raw: bytes) -> tuple[bytes, bytes]:
     head, _, body = answer.partition(b"\r\n\r\n")
     return head, body
 
+
+
+@pytest.mark.django_db
+def test_a_budget_spent_inside_a_transaction_leaves_its_durability_alone():
+    """A budget's own commit does not wait for the WAL (cases.api.limits.DatabaseCache);
+    inside a caller's transaction that setting would reach the caller's writes: not made."""
+    from django.db import connection, transaction
+
+    with transaction.atomic():
+        budget = Budget("throttle_test_durability", 5, 60)
+        assert budget.spend() and budget.spend()  # the second adds to the first (incr)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"

@@ -211,10 +211,13 @@ class DatabaseCache(DjangoDatabaseCache):
         db = router.db_for_write(self.cache_model_class)
         connection = connections[db]
         table = connection.ops.quote_name(self._table)
+        own_transaction = not connection.in_atomic_block
         with transaction.atomic(using=db), connection.cursor() as cursor:
-            # A budget is not a record: its commit need not wait for the WAL to reach the
-            # disk (a crash may forget the last requests counted, never a record).
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            if own_transaction:
+                # A budget is not a record: its commit need not wait for the WAL to reach
+                # the disk (a crash may forget the last requests counted, never a record).
+                # Inside a caller's transaction it would relax the caller's writes too.
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
             cursor.execute(
                 f"SELECT value, expires FROM {table} WHERE cache_key = %s FOR UPDATE", [key])
             row = cursor.fetchone()
