@@ -1,9 +1,25 @@
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from cases.admin.overview import overview_view
 
+
+def start(request):
+    """``/``: people go to the admin (the API lives under /api/v1/, its documentation at
+    /api/v1/docs/)."""
+    return redirect("admin:index")
+
+
+def favicon(request):
+    """``/favicon.ico``, which browsers ask for on every page: the register's icon."""
+    return redirect(static("cases/favicon.svg"), permanent=True)
+
+
 urlpatterns = [
+    path("", start, name="start"),
+    path("favicon.ico", favicon),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/oversikt/", admin.site.admin_view(overview_view), name="case_overview"),
     path("admin/", admin.site.urls),

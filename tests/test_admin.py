@@ -299,3 +299,33 @@ def test_a_registration_number_finds_the_parts_of_its_case(staff_client):
         expected = model.objects.filter(
             **{f"{path}__registration_numbers__number": "KS 2025/638"})
         assert expected and sorted(_listed(page, model)) == sorted(str(r.pk) for r in expected)
+
+
+def test_no_dead_ends_the_start_the_icon_and_no_view_site(client, staff_client):
+    """``/`` leads to the admin, ``/favicon.ico`` to the register's icon, and the admin has
+    no "Visa sida" link to a page that does not exist (issue 15)."""
+    from django.contrib.staticfiles import finders
+
+    start = client.get("/")
+    assert start.status_code == 302 and start["Location"] == reverse("admin:index")
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 301 and "cases/favicon" in icon["Location"]
+    assert finders.find("cases/favicon.svg")
+    page = staff_client.get(reverse("admin:index")).content.decode()
+    assert 'rel="icon"' in page
+    assert "Visa sida" not in page and 'href="/"' not in page
+
+
+def test_the_printed_password_hint_works_as_written(capsys):
+    """``ensure_admin`` prints how to change the password; run as printed (with --help, so
+    that nothing changes) it starts: ``./manage.py`` found the system's Python, without
+    Django."""
+    import subprocess
+    from pathlib import Path
+
+    User.objects.filter(is_superuser=True).delete()
+    call_command("ensure_admin")
+    hint = re.search(r"'([^']*changepassword admin)'", capsys.readouterr().out).group(1)
+    done = subprocess.run(f"{hint} --help", shell=True, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=120)
+    assert done.returncode == 0 and "Change a user's password" in done.stdout, done.stderr

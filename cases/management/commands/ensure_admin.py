@@ -1,4 +1,7 @@
+import os
 import secrets
+import sys
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -18,4 +21,18 @@ class Command(BaseCommand):
         self.stdout.write(self.style.WARNING(
             f"Created administrator 'admin' with password: {password}\n"
             "It is shown only this once: keep it, or change it with "
-            "'manage.py changepassword admin'."))
+            f"'{change_password_command()}'."))
+
+
+def change_password_command() -> str:
+    """The command that changes the password, as it runs from here: with this Python (the
+    project's environment; ``./manage.py`` would find the system's, without Django) and on
+    this database (``EMBEDDED_DB=1`` when ``make run`` serves the embedded one)."""
+    python = Path(sys.executable)
+    try:
+        python = python.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    embedded = "EMBEDDED_DB=1 " if os.environ.get("EMBEDDED_DB") and not os.environ.get(
+        "DATABASE_URL") else ""
+    return f"{embedded}{python} manage.py changepassword admin"
