@@ -15,6 +15,7 @@ import uuid
 import pytest
 from django.apps import apps
 from django.db import connection
+from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from cases import confidentiality as c
 from cases import models as m
@@ -45,7 +46,7 @@ def disagreements() -> list:
         model = apps.get_model("cases", name)
         rows = model._base_manager.annotate(stored=c.withheld_expression(model)) \
             if name != "Provenance" else model._base_manager.annotate(
-                stored=c.ExpressionWrapper(c.Q(c.Withheld()), output_field=c.BooleanField()))
+                stored=ExpressionWrapper(Q(c.Withheld()), output_field=BooleanField()))
         for record in rows.select_related(*c.PARENTS.get(name, ())):
             if record.stored != rule(record, cache):
                 found.append((name, record.pk, record.stored))
