@@ -251,8 +251,8 @@ def bounded_count(queryset) -> int:
     spread, and for a range that grows with created (``documents?date_after=``) walked the
     created-order index through every older record to find the matches at its end (456 ms
     at a million documents). Any other filter is counted unordered, from its own index:
-    counted in created order, ``cases?municipality=`` went from 23 to 78 ms and
-    ``cases?registered_by=`` from 70 to 324 ms at a million cases."""
+    counted in created order instead, ``cases?municipality=`` took 78 ms and
+    ``cases?registered_by=`` 324 ms at a million cases, against 10 and 34 ms unordered."""
     return queryset.values("pk")[:COUNT_LIMIT + 1].count()
 
 
