@@ -35,8 +35,8 @@ BOOKKEEPING = frozenset({"id", "url", "created", "modified", "voided_at", "voide
 # API output fields (which are the same).
 PUBLIC: dict[str, frozenset[str]] = {
     "Case": frozenset({"title", "public_title", "confidential", "confidentiality_basis",
-                       "status", "municipality", "responsible_organisation",
-                       "registration_numbers"}),
+                       "status", "registered", "closed", "municipality",
+                       "responsible_organisation", "registration_numbers"}),
     "Document": frozenset({"title", "public_title", "confidential", "confidentiality_basis",
                            "marked_public", "case", "type", "direction", "date",
                            "author_organisation", "recipient"}),
@@ -58,6 +58,13 @@ PUBLIC: dict[str, frozenset[str]] = {
     "Provenance": frozenset({"document", "content_type", "object_id", "record"}),
     "Link": frozenset({"source_type", "source_id", "source", "type", "target_type",
                        "target_id", "target"}),
+}
+
+# Personal data of private people (GDPR), whatever the record's confidentiality: staff see it
+# in the admin; the API's records never carry it, and an audit snapshot only to readers with
+# clearance.
+PERSONAL: dict[str, frozenset[str]] = {
+    "Document": frozenset({"sender_name", "sender_address"}),
 }
 
 # The records a record hangs off: withheld when one of them is (unless marked public).
@@ -410,8 +417,14 @@ def mask(data: dict, model, *, withheld: bool, cleared: bool) -> dict:
 
 def mask_snapshot(values: dict | None, model, *, cleared: bool, withheld: bool) -> dict | None:
     """An audit snapshot (column values by attname) as a reader may see it: the public
-    entry only, when the record is withheld now or was confidential then."""
-    if values is None or cleared or not (withheld or values.get(OWN_FLAG)):
+    entry only, when the record is withheld now or was confidential then; never the
+    personal data of a private person (``PERSONAL``) without clearance."""
+    if values is None or cleared:
+        return values
+    personal = PERSONAL.get(_name(model), ())
+    if personal:
+        values = {name: MASK if name in personal else value for name, value in values.items()}
+    if not (withheld or values.get(OWN_FLAG)):
         return values
     shown = public_fields(model)
     masked = {}

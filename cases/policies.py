@@ -18,6 +18,8 @@ The rules:
 - **numbering**: registration numbers are allocated only by registering a case
   (``cases.services.registration``; the loader brings in those its sources record); a
   number given by mistake is voided;
+- **status flow**: a case goes open (or decided) → closed → archived, and may be reopened
+  while closed; an archived case keeps its status;
 - **stale**: a write names the version of the record it was made to, and is refused when
   the record has changed since (``version``, counted by the database, migration 0020).
 
@@ -49,6 +51,11 @@ class NotAllowed(PolicyError):
 
 class Frozen(PolicyError):
     """The record (or the record it is a part of) is voided: HTTP 409."""
+
+
+class OutOfOrder(PolicyError):
+    """The write skips a step of a flow (archiving a case that is not closed, reopening an
+    archived one): HTTP 409."""
 
 
 class Stale(PolicyError):
@@ -134,6 +141,23 @@ def check_numbering(*, user, model) -> None:
                          "number given by mistake is voided.", "numbering")
 
 
+def check_status_flow(*, model, before, values: Mapping) -> None:
+    """A case is archived only once closed, and an archived case stays archived (its closed
+    date and closing record with it: ``Case.clean`` keeps them only while it is closed)."""
+    from cases.models import Case, CaseStatus
+
+    if model is not Case or before is None or "status" not in values:
+        return
+    old, new = before.status, values["status"]
+    if old == new:
+        return
+    if old == CaseStatus.ARCHIVED:
+        raise OutOfOrder("The case is archived: its status can no longer change.",
+                         "status_flow")
+    if new == CaseStatus.ARCHIVED and old != CaseStatus.CLOSED:
+        raise OutOfOrder("Only a closed case can be archived: close it first.", "status_flow")
+
+
 def check_version(record, expected_version) -> None:
     """The write was made to the record's current version (``expected_version``: the
     version the writer read; None for writers that read under the same lock)."""
@@ -149,6 +173,7 @@ def check_write(*, user, model, before, values: Mapping) -> None:
     check_numbering(user=user, model=model)
     check_clearance(user=user, model=model, before=before, values=values)
     check_own_cases(user=user, model=model, before=before, values=values)
+    check_status_flow(model=model, before=before, values=values)
 
 
 def may_change(*, user, record, frozen: bool = True) -> bool:

@@ -2,6 +2,8 @@
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 
 from cases import models as m
 from cases.confidentiality import is_withheld, visible_title, withheld_label
@@ -36,25 +38,28 @@ def case_timeline(case, *, request=None, cleared: bool = False) -> list[dict]:
     for document in case.documents.filter(voided_at__isnull=True):
         title = visible_title(document, cleared=cleared)
         events.append(event(document.date, f"document_{document.direction}",
-                            f"{document.get_type_display()}: {title}", document))
+                            labelled(document.get_type_display(), title), document))
     for referral in case.referrals.filter(voided_at__isnull=True).select_related("sender"):
-        sender = f" från {referral.sender.name}" if referral.sender else ""
-        if hidden(referral):
-            title = withheld_label(m.Referral)
-            events.append(event(referral.received_date, "referral_received",
-                                f"Remiss{sender}: {title}", referral))
-            events.append(event(referral.due_date, "referral_due", f"Svarstid: {title}",
+        hide = hidden(referral)
+        title = withheld_label(m.Referral) if hide else referral.title
+        received = (gettext("Referral from %(sender)s: %(title)s") % {
+            "sender": referral.sender.name, "title": title} if referral.sender
+            else labelled(gettext("Referral"), title))
+        due = gettext("Response due: %(title)s") % {"title": title}
+        if hide:
+            events.append(event(referral.received_date, "referral_received", received,
                                 referral))
+            events.append(event(referral.due_date, "referral_due", due, referral))
             continue
-        events.append(event(referral.received_date, "referral_received",
-                            f"Remiss{sender}: {referral.title}", referral,
+        events.append(event(referral.received_date, "referral_received", received, referral,
                             referral.received_as_written))
-        events.append(event(referral.due_date, "referral_due", f"Svarstid: {referral.title}",
-                            referral, referral.due_as_written))
+        events.append(event(referral.due_date, "referral_due", due, referral,
+                            referral.due_as_written))
         for body in referral.consulted_bodies.filter(voided_at__isnull=True).select_related(
                 "organisation__municipality"):
             events.append(event(referral.received_date, "referral_consulted",
-                                f"Remissinstans: {body} ({body.get_response_status_display()})",
+                                gettext("Consulted: %(body)s (%(status)s)") % {
+                                    "body": body, "status": body.get_response_status_display()},
                                 referral, referral.received_as_written))
         for response in referral.responses.filter(voided_at__isnull=True).select_related(
                 "organisation"):
@@ -63,26 +68,35 @@ def case_timeline(case, *, request=None, cleared: bool = False) -> list[dict]:
             events.append(event(response.date, "referral_response",
                                 f"{response.organisation.name}: {position}", response))
     for decision in case.decisions.filter(voided_at__isnull=True).select_related("organisation"):
+        body = decision.organisation.name
         events.append(event(decision.date, f"decision_{decision.kind}",
-                            f"{decision.get_kind_display()}: {decision.organisation.name}",
-                            decision))
+                            labelled(decision.get_kind_display(), body), decision))
         if hidden(decision):
             continue
         if decision.effective_date:
             events.append(event(decision.effective_date, "decision_effective",
-                                f"Gäller från: {decision.organisation.name}", decision))
+                                gettext("In force: the decision of %(body)s") % {"body": body},
+                                decision))
         if decision.follow_up_due:
             events.append(event(decision.follow_up_due, "follow_up_due",
-                                f"Återrapportering: {decision.organisation.name}", decision,
+                                gettext("Report back to %(body)s") % {"body": body}, decision,
                                 _partial(decision.follow_up_due,
                                          decision.follow_up_due_precision)))
     for motion in case.motions.filter(voided_at__isnull=True):
         title = visible_title(motion, cleared=cleared)
-        events.append(event(motion.date, "motion", f"Motion: {title}", motion))
+        events.append(event(motion.date, "motion", labelled(gettext("Motion"), title), motion))
     for activity in case.activities.filter(voided_at__isnull=True):
         events.append(event(activity.date, f"activity_{activity.type}",
                             activity.get_type_display(), activity))
     return sorted(events, key=lambda e: (e["date"] is None, e["date"] or 0, e["kind"]))
+
+
+def labelled(label: str, title: str) -> str:
+    """"Label: title", or the title alone when it starts with the label already (a motion
+    titled "Motion om ..." is not "Motion: Motion om ...")."""
+    if title.casefold().startswith(label.casefold()):
+        return title
+    return f"{capfirst(label)}: {title}"
 
 
 def _partial(date, precision) -> str:

@@ -2,6 +2,7 @@
 against the live server on PostgreSQL. A screenshot of each final page is kept in
 test-artifacts/ (git-ignored)."""
 
+import datetime
 import os
 import re
 from pathlib import Path
@@ -63,11 +64,11 @@ def open_as(browser, site):
     """A logged-in browser page (Swedish, as a registrar's browser sends) for a new user."""
     contexts, failed = [], []
 
-    def open_(username, *roles):
+    def open_(username, *roles, locale="sv-SE", viewport=None):
         user = User.objects.create_user(username, password=PASSWORD, is_staff=True)
         user.groups.set(Group.objects.filter(name__in=roles))
-        context = browser.new_context(locale="sv-SE", timezone_id="Europe/Stockholm",
-                                      viewport={"width": 1400, "height": 1000})
+        context = browser.new_context(locale=locale, timezone_id="Europe/Stockholm",
+                                      viewport=viewport or {"width": 1400, "height": 1000})
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
@@ -76,7 +77,7 @@ def open_as(browser, site):
         page.goto(f"{site}/admin/login/")
         page.fill("#id_username", username)
         page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
+        page.locator("input[type=submit]").click()
         expect(page.locator("#user-tools")).to_contain_text(username)
         return page
 
@@ -219,3 +220,139 @@ def test_search_finds_jonsson_when_typing_without_diacritics(open_as):
     expect(results).to_contain_text("Motion om att utveckla de skolsociala teamen")
     assert re.search(r"\d+ resultat", page.locator("#changelist-search").inner_text())
     screenshot(page, "search-jonsson")
+
+
+# --- a registrar's screen: 1,366 × 768, one language per page ------------------------------
+
+LAPTOP = {"width": 1366, "height": 768}
+CATALOGUE = Path(__file__).resolve().parent.parent / "locale/sv/LC_MESSAGES/django.po"
+# Words the catalogue translates that the other language writes the same way in another
+# sense, so that finding them says nothing about the page's language.
+SHARED_WORDS = {"register", "status", "system", "administration", "handling"}
+# What a page shows of the register's data (titles, names, source text), in the language of
+# the sources whatever the page's language: left out before the page's own words are read.
+DATA = ("#result_list tbody", "#changelist-filter li", ".readonly", "select", "textarea",
+        "input", ".select2-container", ".breadcrumbs", "#content > h2", ".messagelist",
+        "td[class*='field-']", "#facts dd", "#links td", "#sources mark", "#sources .context",
+        ".fact", ".record", ".note", "td.before", "td.after", ".due-referral td:nth-child(2)",
+        ".due-referral td:nth-child(4)", ".open-cases td:first-child")
+
+
+def catalogue_phrases(language: str) -> tuple[set[str], set[str]]:
+    """The words of our message catalogue in ``language`` ("en": the message ids, "sv":
+    their translations) that read otherwise in the other language: each run between
+    placeholders of two words or more, or one word of eight letters or more, but for the
+    names of the register's organisations (Kommunfullmäktige is a body's name in either
+    language). And the glosses among them: those the other language's texts put in
+    parentheses ("voided (makulerad)"), which a page may show in parentheses."""
+    from babel.messages.pofile import read_po
+
+    with CATALOGUE.open("rb") as handle:
+        pairs = [(message.id, message.string) for message in read_po(handle)
+                 if message.id and message.string and not message.fuzzy]
+    pairs = [(english[0] if isinstance(english, tuple) else english,
+              swedish[0] if isinstance(swedish, tuple) else swedish)
+             for english, swedish in pairs]
+    own = [swedish if language == "en" else english for english, swedish in pairs]
+    glossed = " ".join(re.findall(r"\(([^)]*)\)", " ".join(own))).casefold()
+    names = {name.casefold() for name in m.Organisation.objects.values_list("name", flat=True)}
+    phrases, glosses = set(), set()
+    for english, swedish in pairs:
+        if english.casefold() == swedish.casefold():
+            continue
+        for run in re.split(r"%\(\w+\)[sd]|%[sd]|\n", english if language == "en" else swedish):
+            run = " ".join(run.split()).strip(" :.,;()–-")
+            folded = run.casefold()
+            if (len(run.split()) >= 2 or len(run) >= 8) and folded not in SHARED_WORDS \
+                    and folded not in names:
+                phrases.add(run)
+                if folded in glossed:
+                    glosses.add(run)
+    return phrases, glosses
+
+
+def other_language(words: str, phrases: set[str], glosses: set[str]) -> list[str]:
+    """The ``phrases`` found in ``words``: anywhere, or for a gloss outside parentheses."""
+    bare = re.sub(r"\([^)]*\)", " ", words)
+    return sorted(phrase for phrase in phrases if re.search(
+        rf"(?<!\w){re.escape(phrase)}(?!\w)", bare if phrase in glosses else words,
+        re.IGNORECASE))
+
+
+def page_words(page) -> str:
+    """The page's visible text without the register's data (``DATA``)."""
+    return page.evaluate("""(selectors) => {
+        const copy = document.body.cloneNode(true);
+        for (const selector of selectors) copy.querySelectorAll(selector).forEach(e => e.remove());
+        copy.querySelectorAll('[hidden], .hidden, script, style').forEach(e => e.remove());
+        return copy.textContent.replace(/\\s+/g, ' ');
+    }""", list(DATA))
+
+
+def wider_than_window(page) -> list[str]:
+    """Every visible element of the page that reaches past the window's right edge."""
+    return page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => e.offsetParent !== null && e.getBoundingClientRect().width > 0
+                     && e.getBoundingClientRect().right > window.innerWidth + 1)
+        .map(e => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ends at `
+                  + Math.round(e.getBoundingClientRect().right))""")
+
+
+@pytest.mark.parametrize("language,locale,other", [("sv", "sv-SE", "en"), ("en", "en-GB", "sv")])
+def test_the_daily_pages_fit_a_laptop_and_speak_one_language(open_as, site, language, locale,
+                                                             other):
+    case = m.Case.objects.get(registration_numbers__number="KS 2025/638")
+    page = open_as(f"registrator-{language}", REGISTRAR, locale=locale, viewport=LAPTOP)
+    phrases, glosses = catalogue_phrases(other)
+    pages = {"start": "/admin/", "case list": "/admin/cases/case/",
+             "case": f"/admin/cases/case/{case.pk}/change/",
+             "story": f"/admin/cases/case/{case.pk}/story/",
+             "registering": "/admin/cases/case/register/", "overview": "/admin/oversikt/"}
+    problems = {}
+    for name, path in pages.items():
+        response = page.goto(site + path)
+        assert response.status == 200, (name, response.status)
+        assert page.evaluate("document.documentElement.lang") == language, name
+        wide = wider_than_window(page)
+        found = other_language(page_words(page), phrases, glosses)
+        # Notes of source passages are data, but written for the page's language.
+        notes = set(page.locator(".note").evaluate_all("(notes) => notes.map(n => n.lang)"))
+        if wide or found or notes - {language}:
+            problems[name] = {"wider than 1,366 px": wide[:5], f"in {other}": found,
+                              "notes in": sorted(notes - {language})}
+        screenshot(page, f"laptop-{language}-{name.replace(' ', '-')}")
+    assert problems == {}
+
+
+def test_a_registrar_registers_a_letter_from_a_private_person_and_finds_it_by_date(open_as):
+    page = open_as("registrator-brev", REGISTRAR, viewport=LAPTOP)
+    expected = next_number()
+    page.get_by_role("link", name="Registrera inkommande handling").first.click()
+    page.select_option("#id_document_type", "letter")
+    expect(page.locator("fieldset[data-document-type=motion]")).to_be_hidden()
+    page.fill("#id_title", "Brev om trafiken vid Västra skolan")
+    received = timezone.localdate() - datetime.timedelta(days=9)
+    page.fill("#id_received_date", received.isoformat())
+    page.fill("#id_sender_name", "Anna Andersson")
+    page.fill("#id_sender_address", "anna.andersson@example.se")
+    choose(page, ".field-registering_organisation", "Kommunstyrelsen",
+           "Kommunstyrelsen (Stockholm)")
+    page.get_by_role("button", name="Registrera").click()
+    expect(page.locator(".messagelist")).to_contain_text(f"Registrerad i ärende {expected}")
+    document = m.Document.objects.get(title="Brev om trafiken vid Västra skolan")
+    assert (document.type, document.sender_name, document.case.registered) == (
+        "letter", "Anna Andersson", received)
+    expect(page.locator("#id_sender_name")).to_have_value("Anna Andersson")
+
+    page.get_by_role("link", name="Ärenden").first.click()
+    filter_ = page.locator("#changelist-filter .date-range-filter").first
+    filter_.locator("input[type=date]").nth(0).fill(received.isoformat())
+    filter_.locator("input[type=date]").nth(1).fill(received.isoformat())
+    filter_.get_by_role("button", name="Visa").click()
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Brev om trafiken vid Västra skolan")
+    expect(rows.first).to_contain_text(received.isoformat())
+    expect(rows.first).to_contain_text(expected)
+    assert wider_than_window(page) == []
+    screenshot(page, "letter-found-by-date")

@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
+from django.utils import translation
 
 from cases.models import Case, Document, Provenance
 from cases.services.anchoring import DOCS_DIR, anchor_file
-from cases.services.fixtures import FIXTURES_DIR, read_fixtures, record_id
+from cases.services.fixtures import FIXTURES_DIR, read_fixtures, record_id, swedish_notes
 
 SOURCE_FILES = sorted(p.name for p in DOCS_DIR.glob("*.txt"))
 FIXTURE_FILES = sorted(FIXTURES_DIR.glob("*.yaml"))
@@ -65,3 +66,23 @@ def test_every_model_holds_seed_records():
     empty = [m.__name__ for m in apps.get_app_config("cases").get_models()
              if not m.objects.exists() and m not in issued]
     assert empty == []
+
+
+def test_every_note_has_its_swedish_wording_and_no_wording_lacks_its_note():
+    notes = {source["note"] for record in read_fixtures().values()
+             for source in record.sources if source.get("note")}
+    wordings = swedish_notes()
+    assert notes, "the fixtures hold notes"
+    assert sorted(notes - set(wordings)) == [], "notes without a Swedish wording"
+    assert sorted(set(wordings) - notes) == [], "Swedish wordings of notes no longer written"
+    assert all(wordings[note].strip() for note in notes)
+
+
+@pytest.mark.django_db
+def test_the_swedish_admin_reads_a_note_in_swedish_and_the_english_one_in_english():
+    passage = Provenance.objects.exclude(note="").first()
+    assert passage.note_sv == swedish_notes()[passage.note]
+    with translation.override("sv"):
+        assert (passage.local_note, passage.note_language) == (passage.note_sv, "sv")
+    with translation.override("en"):
+        assert (passage.local_note, passage.note_language) == (passage.note, "en")

@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (registers models)
     webhooks,
 )
 from .base import autocomplete_view
+from .start import grouped
 
 # Autocomplete answers name confidential records by their public titles.
 admin.site.autocomplete_view = autocomplete_view(admin.site)
@@ -19,4 +20,5 @@ admin.site.autocomplete_view = autocomplete_view(admin.site)
 admin.site.site_header = _("Case register")
 admin.site.site_title = _("Case register")
 admin.site.index_title = _("Register administration")
+grouped(admin.site)
 admin.site.site_url = None  # no "View site": the admin is the site for people (/ leads here)

@@ -46,9 +46,9 @@ class ProvenanceInline(MaskingMixin, GenericTabularInline):
     ct_fk_field = "object_id"
     extra = 0
     can_delete = False
-    fields = ("document", "passage", "position", "note")
+    fields = ("document", "passage", "position", "local_note")
     readonly_fields = fields
-    confidential_columns = ("passage", "position")
+    confidential_columns = ("passage", "position", "local_note")
     verbose_name = _("source passage")
     verbose_name_plural = _("source passages")
 
@@ -61,6 +61,13 @@ class ProvenanceInline(MaskingMixin, GenericTabularInline):
     def has_delete_permission(self, request, obj=None):
         return False  # passages are derived from the fixtures, never removed by hand
 
+    @admin.display(description=_("note"))
+    def local_note(self, obj):
+        if not obj.local_note:
+            return ""
+        return format_html('<span class="note" lang="{}">{}</span>', obj.note_language,
+                           obj.local_note)
+
     @admin.display(description=_("passage"))
     def passage(self, obj):
         return format_html('<span style="color:#777">…{}</span><mark>{}</mark>'
@@ -71,7 +78,7 @@ class ProvenanceInline(MaskingMixin, GenericTabularInline):
         return f"{obj.start}–{obj.end}"
 
     def masked_value(self, obj, name):
-        if name in ("passage", "position") and row_protected(obj):
+        if name in ("passage", "position", "local_note") and row_protected(obj):
             return WITHHELD
         return super().masked_value(obj, name)
 
@@ -85,6 +92,8 @@ POLICY_MESSAGES = {
                    "record is in and the case it would be in must be yours."),
     "numbering": _("Registration numbers are given only by registering a case; a number given "
                    "by mistake is voided."),
+    "status_flow": _("A case is archived only once it is closed, and an archived case keeps "
+                     "its status."),
 }
 
 

@@ -4,8 +4,10 @@ import datetime
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.db.models import F
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -28,7 +30,7 @@ from cases.models import (
 from cases.roles import EDIT_ANY_CASE, EDIT_OWN_CASES, case_path, own_cases_only
 
 from .base import PartInline, RegisterAdmin
-from .filters import year_filter
+from .filters import DateRangeFilter, year_filter
 from .registering import register_incoming_view
 from .story import case_story_view
 
@@ -105,17 +107,45 @@ class CaseDocumentInline(PartInline):
 
 @admin.register(Case)
 class CaseAdmin(RegisterAdmin):
-    list_display = ("title", "registration_number_list", "responsible_organisation", "status",
-                    "owner", "created")
-    list_filter = ("status", "responsible_organisation", "municipality",
+    list_display = ("registered_date", "registration_number_list", "title",
+                    "responsible_organisation", "status", "owner")
+    list_display_links = ("registered_date", "registration_number_list", "title")
+    list_filter = ("status", ("registered", DateRangeFilter), ("closed", DateRangeFilter),
+                   "responsible_organisation", "municipality",
                    year_filter("registration_numbers__year", _("year"), numeric=True),
                    "confidential", "owner")
+    # A diarium's order: the latest registered first (the index case_registered_order_desc);
+    # cases whose sources state no date last.
+    ordering = (F("registered").desc(nulls_last=True), "-id")
+    date_hierarchy = "registered"  # drawn by register_admin.bounded_date_hierarchy
     search_fields = ("title", "description", "registration_numbers__number")
     autocomplete_fields = ("municipality", "responsible_organisation")
     inlines = [RegistrationNumberInline, CaseDocumentInline, ActivityInline]
+    fieldsets = [
+        (None, {"fields": ["title", ("registered", "status"),
+                           ("closed", "closed_by_decision", "closed_by_document"),
+                           ("responsible_organisation", "municipality"), "owner",
+                           "description"]}),
+        (_("Confidentiality"), {"fields": [("confidential", "confidentiality_basis"),
+                                           "public_title"]}),
+        (_("Record"), {"classes": ["collapse"], "fields": list(RegisterAdmin.readonly_fields)}),
+    ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """The records that may close a case are its own (the model checks it too)."""
+        form = super().get_form(request, obj, change, **kwargs)
+        for name, model in (("closed_by_decision", Decision), ("closed_by_document", Document)):
+            if name in form.base_fields:
+                form.base_fields[name].queryset = model.objects.filter(
+                    case=obj, voided_at__isnull=True) if obj else model.objects.none()
+        return form
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("registration_numbers")
+
+    @admin.display(description=_("registered"), ordering="registered")
+    def registered_date(self, obj):
+        return date_format(obj.registered, "SHORT_DATE_FORMAT") if obj.registered else "–"
 
     @admin.display(description=_("registration numbers"))
     def registration_number_list(self, obj):

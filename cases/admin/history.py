@@ -9,6 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
 from cases.confidentiality import is_withheld, mask_snapshot
+from cases.selectors import labelled
 
 from .confidentiality import is_cleared, public_label
 
@@ -126,9 +127,9 @@ def describe(entry, *, cleared: bool, labels: Labels, withheld: bool | None = No
                         "before": _shown(field, before.get(attname), labels) if entry.before
                         else "", "after": _shown(field, after.get(attname), labels)})
     changes.sort(key=lambda change: change["order"])
-    return {"entry": entry, "type": entry.content_type.name,
-            "label": labels.of(model, entry.object_id) if model else str(entry.object_id),
-            "changes": changes}
+    label = labels.of(model, entry.object_id) if model else str(entry.object_id)
+    return {"entry": entry, "heading": labelled(entry.content_type.name, label),
+            "label": label, "changes": changes}
 
 
 def _parts_relation(model, name):

@@ -46,10 +46,12 @@ def open_cases_per_organisation():
     sources leave unknown (not known to be closed either)."""
     open_, unknown = m.CaseStatus.OPEN, m.CaseStatus.UNKNOWN
     return (m.Case.objects.filter(voided_at__isnull=True, status__in=[open_, unknown])
-            .values("responsible_organisation", "responsible_organisation__name")
+            .values("responsible_organisation", "responsible_organisation__name",
+                    "responsible_organisation__municipality__name")
             .annotate(open=Count("id", filter=Q(status=open_)),
                       unknown=Count("id", filter=Q(status=unknown)))
-            .order_by("-open", "-unknown", "responsible_organisation__name"))
+            .order_by("-open", "-unknown", "responsible_organisation__name",
+                      "responsible_organisation__municipality__name"))
 
 
 def overview_view(request):

@@ -1,6 +1,7 @@
 """Registering an incoming document in one form: the case (new or existing), its next
-registration number (from the same service the API uses), sender, received date, document
-type and, for a referral, the consulted bodies and due date."""
+registration number (from the same service the API uses), the sender (a body, a company or a
+private person), received date, document type, confidentiality and, for a referral, the
+consulted bodies and due date."""
 
 import datetime
 
@@ -39,9 +40,18 @@ def _live(model):
     return model.objects.filter(voided_at__isnull=True)
 
 
+# What a registry receives most, first.
+INCOMING_TYPES = [m.DocumentType.LETTER, m.DocumentType.EMAIL, m.DocumentType.CITIZEN_PROPOSAL,
+                  m.DocumentType.APPLICATION, m.DocumentType.MOTION, m.DocumentType.REFERRAL,
+                  m.DocumentType.STATEMENT]
+
+
 class RegisterIncomingForm(forms.Form):
     document_type = forms.ChoiceField(
-        label=capfirst(_("document type")), choices=[("", "---------"), *m.DocumentType.choices])
+        label=capfirst(_("document type")), choices=[
+            ("", "---------"), *((kind.value, kind.label) for kind in INCOMING_TYPES),
+            *((value, label) for value, label in m.DocumentType.choices
+              if value not in INCOMING_TYPES)])
     title = forms.CharField(label=capfirst(_("title")), max_length=500,
                             widget=forms.TextInput(attrs={"class": "vTextField"}),
                             help_text=_("The document's heading; for a new case also its "
@@ -49,9 +59,29 @@ class RegisterIncomingForm(forms.Form):
     received_date = forms.DateField(label=capfirst(_("received date")), widget=AdminDateWidget,
                                     initial=timezone.localdate)
     sender = forms.ModelChoiceField(
-        label=capfirst(_("sender")), required=False, queryset=_live(m.Organisation),
-        widget=_autocomplete(m.Referral, "sender"),
-        help_text=_("The body the document comes from, when it is an organisation."))
+        label=capfirst(_("sending organisation")), required=False,
+        queryset=_live(m.Organisation), widget=_autocomplete(m.Referral, "sender"),
+        help_text=_("The body or company the document comes from."))
+    sender_name = forms.CharField(
+        label=capfirst(_("sender's name")), required=False, max_length=200,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+        help_text=_("A private person who sent it (shown to staff only)."))
+    sender_address = forms.CharField(
+        label=capfirst(_("sender's address")), required=False, max_length=300,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+        help_text=_("Postal or e-mail address for the reply (shown to staff only)."))
+    confidential = forms.BooleanField(
+        label=capfirst(_("confidential")), required=False,
+        help_text=_("The document (and a new case) is secret: only its registration entry "
+                    "is public."))
+    confidentiality_basis = forms.CharField(
+        label=capfirst(_("legal basis")), required=False, max_length=200,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+        help_text=_("Grounds for secrecy, e.g. OSL 26 kap. 1 §."))
+    public_title = forms.CharField(
+        label=capfirst(_("public title")), required=False, max_length=500,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+        help_text=_("What the public register shows instead of the title."))
     case = forms.ModelChoiceField(
         label=capfirst(_("existing case")), required=False, queryset=_live(m.Case),
         widget=_autocomplete(m.Document, "case"),
@@ -81,8 +111,10 @@ class RegisterIncomingForm(forms.Form):
 
     # (document type the fieldset is for, or "" for every type; legend; fields)
     fieldsets = [
-        ("", _("Document"), ["document_type", "title", "received_date", "sender"]),
+        ("", _("Document"), ["document_type", "title", "received_date"]),
+        ("", _("Sender"), ["sender", "sender_name", "sender_address"]),
         ("", _("Case"), ["case", "registering_organisation", "owner"]),
+        ("", _("Confidentiality"), ["confidential", "confidentiality_basis", "public_title"]),
         (m.DocumentType.MOTION, _("Motion"), ["addressed_to"]),
         (m.DocumentType.REFERRAL, _("Referral"), ["consulted", "due_date"]),
     ]
@@ -106,6 +138,23 @@ class RegisterIncomingForm(forms.Form):
             errors["document_type"] = _("Consulted bodies and a due date belong to a referral.")
         if kind != m.DocumentType.MOTION and data.get("addressed_to"):
             errors["addressed_to"] = _("Only a motion is addressed to a council here.")
+        if data.get("sender") and data.get("sender_name"):
+            errors["sender_name"] = _("Give either the sending organisation or a private "
+                                      "sender's name, not both.")
+        if data.get("sender_address") and not data.get("sender_name"):
+            errors["sender_address"] = _("An address belongs to a private sender: give the "
+                                         "name too.")
+        if data.get("confidential"):
+            for name in ("confidentiality_basis", "public_title"):
+                if not data.get(name):
+                    errors[name] = _("A confidential document needs its legal basis and a "
+                                     "public title.")
+            case = data.get("case")
+            if case and not case.confidential and kind in (m.DocumentType.MOTION,
+                                                           m.DocumentType.REFERRAL):
+                errors["confidential"] = _(
+                    "A secret motion or referral is registered in a new case (or one already "
+                    "confidential): in a public case its record would show the title.")
         if errors:
             raise ValidationError(errors)
         return data
@@ -127,7 +176,11 @@ def register_incoming_view(model_admin, request):
                 received_date=data["received_date"], sender=data["sender"],
                 case=data["case"], registering_organisation=data["registering_organisation"],
                 addressed_to=data["addressed_to"], consulted=data["consulted"],
-                due_date=data["due_date"], owner=data["owner"])
+                due_date=data["due_date"], owner=data["owner"],
+                sender_name=data["sender_name"], sender_address=data["sender_address"],
+                confidential=data["confidential"],
+                confidentiality_basis=data["confidentiality_basis"],
+                public_title=data["public_title"])
         except ValidationError as error:
             form.add_error(None, error.messages)
         except ValueError as error:  # e.g. a registration year the series cannot take

@@ -13,6 +13,7 @@ from cases.selectors import (
     audit_of_records,
     case_records,
     case_timeline,
+    labelled,
     links_of_records,
     passages_of_records,
 )
@@ -69,9 +70,8 @@ def case_story_view(model_admin, request, object_id):
     for passage in passages_of_records(records):
         key = (passage.content_type_id, passage.object_id)
         if key not in passages:
-            passages[key] = {"type": passage.content_type.name,
-                             "label": labels.of(passage.content_type.model_class(),
-                                                passage.object_id),
+            label = labels.of(passage.content_type.model_class(), passage.object_id)
+            passages[key] = {"heading": labelled(passage.content_type.name, label),
                              "url": _change_url(passage.content_type.model, passage.object_id),
                              "passages": []}
         withheld = not cleared and is_withheld(passage)
@@ -83,7 +83,8 @@ def case_story_view(model_admin, request, object_id):
             "exact": WITHHELD if withheld else passage.exact,
             "suffix": "" if withheld else passage.suffix,
             "start": "" if withheld else passage.start, "end": "" if withheld else passage.end,
-            "note": "" if withheld else passage.note,
+            "note": "" if withheld else passage.local_note,
+            "note_language": passage.note_language,
         })
 
     changes = describe_all(audit_of_records(records)[:MAX_CHANGES], request, labels)

@@ -454,6 +454,8 @@ class CaseFilterSet(RegisterFilterSet):
                                  "Has a registration number in this organisation's register.")
     year = ThroughIntegerFilter(field_name="registration_numbers__year",
                                 help_text="Has a registration number of this year.")
+    registered_after, registered_before = date_range("registered", "Registered")
+    closed_after, closed_before = date_range("closed", "Closed")
 
     class Meta:
         model = m.Case

@@ -169,10 +169,11 @@ def _flatten(detail, prefix="") -> list[dict]:
 
 
 class PolicyRefused(exceptions.APIException):
-    """A rule of ``cases.policies`` refused the write: 403 (not allowed), 409 (voided) or
-    412 (changed since read), with the rule's own words."""
+    """A rule of ``cases.policies`` refused the write: 403 (not allowed), 409 (voided, or a
+    step of the status flow skipped) or 412 (changed since read), with the rule's own words."""
 
-    STATUS = ((policies.NotAllowed, 403), (policies.Frozen, 409), (policies.Stale, 412))
+    STATUS = ((policies.NotAllowed, 403), (policies.Frozen, 409), (policies.OutOfOrder, 409),
+              (policies.Stale, 412))
 
     def __init__(self, error):
         super().__init__(error.message)

@@ -380,6 +380,8 @@ class CaseSerializer(RegisterSerializer):
                                                         help_text="All numbers of the case.")
     documents = Related("Document", many=True, expand_only=True,
                         help_text="The case's documents (with expand=documents).")
+    closed_by_decision = Related("Decision", allow_null=True)
+    closed_by_document = Related("Document", allow_null=True)
     motions = Related("Motion", many=True, expand_only=True,
                       help_text="Motions handled in the case (with expand=motions).")
     referrals = Related("Referral", many=True, expand_only=True,
@@ -392,7 +394,8 @@ class CaseSerializer(RegisterSerializer):
     class Meta:
         model = m.Case
         fields = [*COMMON, "title", "public_title", "confidential", "confidentiality_basis",
-                  "status", "description", "municipality",
+                  "status", "registered", "closed", "closed_by_decision", "closed_by_document",
+                  "description", "municipality",
                   "responsible_organisation", "registration_numbers", "documents", "motions",
                   "referrals", "decisions", "activities"]
         extra_kwargs = {"description": {"allow_null": True}}

@@ -395,7 +395,7 @@ VIEWSETS = [
                write=p.PartyWriteSerializer),
     collection(m.Person, filters.PersonFilterSet, ("created", "modified", "name"),
                write=p.PersonWriteSerializer),
-    collection(m.Case, filters.CaseFilterSet, ("created", "modified"),
+    collection(m.Case, filters.CaseFilterSet, ("created", "modified", "registered", "closed"),
                base=CaseViewSetBase, write=w.CaseWriteSerializer, writable=p.CaseWritableMixin,
                examples=[
                    OpenApiParameter(

@@ -215,8 +215,9 @@ CONFIDENTIALITY = list(policies.CONFIDENTIALITY)
 class CaseWriteSerializer(WriteSerializer):
     class Meta:
         model = m.Case
-        fields = ["title", "status", "description", "municipality", "responsible_organisation",
-                  *CONFIDENTIALITY]
+        fields = ["title", "status", "registered", "closed", "closed_by_decision",
+                  "closed_by_document", "description", "municipality",
+                  "responsible_organisation", *CONFIDENTIALITY]
 
 
 LATEST_YEAR = 2100

@@ -3,7 +3,7 @@
 from . import unaccented  # noqa: F401  (registers the __unaccented lookup)
 from .access import ApiToken, AuditAction, AuditEntry
 from .base import DatePrecision, RegisterModel, TimestampedModel
-from .cases import Activity, ActivityType, Case, CaseStatus, RegistrationNumber
+from .cases import CLOSED_STATUSES, Activity, ActivityType, Case, CaseStatus, RegistrationNumber
 from .collaboration import (
     CollaborationFigure,
     CollaborationLevel,
@@ -41,7 +41,8 @@ from .webhooks import (
 
 __all__ = [
     "ApiToken", "AuditAction", "AuditEntry",
-    "Activity", "ActivityType", "Case", "CaseStatus", "CollaborationFigure", "CollaborationLevel",
+    "CLOSED_STATUSES", "Activity", "ActivityType", "Case", "CaseStatus", "CollaborationFigure",
+    "CollaborationLevel",
     "CollaborationModel", "CollaborationSector", "CollaborationStatus", "CollaborationUsage",
     "ConsultedBody", "DatePrecision", "Decision", "DecisionKind", "DecisionPoint", "Direction",
     "Document", "DocumentAttachment", "DocumentSignatory", "DocumentType", "FigureUnit", "Link",

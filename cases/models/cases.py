@@ -1,10 +1,12 @@
 """Cases (ärenden), their registration numbers and dated events."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Replace, Upper
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .base import RegisterModel, order_indexes
@@ -16,7 +18,13 @@ class CaseStatus(models.TextChoices):
     OPEN = "open", _("open")
     DECIDED = "decided", _("decided")
     CLOSED = "closed", _("closed")
+    ARCHIVED = "archived", _("archived")
     UNKNOWN = "unknown", _("unknown")
+
+
+# The statuses of a case that has ended: it has a closed date (set to the day it was closed
+# when none is given), and may name the decision or document that closed it.
+CLOSED_STATUSES = (CaseStatus.CLOSED, CaseStatus.ARCHIVED)
 
 
 class Case(RegisterModel):
@@ -42,6 +50,24 @@ class Case(RegisterModel):
                               help_text=_("Where the case stands, as far as the sources tell."))
     description = models.TextField(_("description"), blank=True,
                                    help_text=_("Short summary of what the case is about."))
+    registered = models.DateField(
+        _("registered"), null=True, blank=True,
+        help_text=_("The day the case was registered (opened): the received date of the "
+                    "document that opened it; empty when the sources do not state it."))
+    closed = models.DateField(
+        _("closed"), null=True, blank=True,
+        help_text=_("The day the case was closed (avslutat): given, or the day its status "
+                    "became closed; empty while it is open or when the sources do not state "
+                    "it."))
+    closed_by_decision = models.ForeignKey(
+        "cases.Decision", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="closed_cases", verbose_name=_("closed by decision"),
+        help_text=_("The decision of the case that closed it, when one did."))
+    closed_by_document = models.ForeignKey(
+        "cases.Document", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="closed_cases", verbose_name=_("closed by document"),
+        help_text=_("The document of the case that closed it (e.g. a reply sent), when no "
+                    "decision did."))
     confidential = models.BooleanField(
         _("confidential"), default=False,
         help_text=_("Protected details (title, description) are shown only to those cleared; "
@@ -73,7 +99,11 @@ class Case(RegisterModel):
                    # 0013's (organisation, status, created, id) needs the status too).
                    models.Index(fields=["responsible_organisation", "created", "id"],
                                 include=["modified", "voided_at"],
-                                name="case_organisation_page")]
+                                name="case_organisation_page"),
+                   # The admin's case list (newest registered first, its date drill-down)
+                   # and the API's ordering=registered / closed pages.
+                   *order_indexes("registered", "case_registered"),
+                   *order_indexes("closed", "case_closed")]
         permissions = [
             ("view_confidential", _("Can see confidential details")),
             ("register_incoming", _("Can register incoming documents")),
@@ -87,10 +117,42 @@ class Case(RegisterModel):
                 violation_error_message=_(
                     "A confidential case needs its "
                     "legal basis and a public title.")),
+            models.CheckConstraint(condition=Q(closed__isnull=True)
+                                   | Q(status__in=CLOSED_STATUSES),
+                                   name="case_closed_date_only_when_closed",
+                                   violation_error_message=_(
+                                       "Only a closed or archived case has a closed date.")),
+            models.CheckConstraint(condition=Q(closed__isnull=True)
+                                   | Q(registered__isnull=True)
+                                   | Q(closed__gte=models.F("registered")),
+                                   name="case_closed_after_registered",
+                                   violation_error_message=_(
+                                       "A case cannot be closed before it was registered.")),
+            models.CheckConstraint(condition=Q(closed_by_decision__isnull=True)
+                                   | Q(closed_by_document__isnull=True),
+                                   name="case_closed_by_one_record",
+                                   violation_error_message=_(
+                                       "A case is closed by a decision or by a document, not "
+                                       "both.")),
         ]
 
     def __str__(self):
         return self.title
+
+    def clean(self):
+        """The status flow's dates: a case that is not (or no longer) closed has no closed
+        date nor closing record; one closed without a date is closed today. The record that
+        closed it must be of the case."""
+        super().clean()
+        if self.status not in CLOSED_STATUSES:
+            self.closed = self.closed_by_decision = self.closed_by_document = None
+        elif self.closed is None:
+            self.closed = timezone.localdate()
+        for field in ("closed_by_decision", "closed_by_document"):
+            record = getattr(self, field)
+            if record is not None and record.case_id != self.pk:
+                raise ValidationError({field: _("The record that closed the case must be one "
+                                                "of its own.")})
 
 
 class RegistrationNumber(RegisterModel):

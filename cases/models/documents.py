@@ -19,6 +19,12 @@ class DocumentType(models.TextChoices):
     STATEMENT = "statement", _("statement (yttrande)")
     MINUTES_EXTRACT = "minutes_extract", _("minutes extract")
     ATTACHMENT = "attachment", _("attachment")
+    # What else a municipality receives and registers (issue 15): from the public, companies
+    # and other bodies.
+    LETTER = "letter", _("letter")
+    EMAIL = "email", _("e-mail")
+    CITIZEN_PROPOSAL = "citizen_proposal", _("citizen proposal (medborgarförslag)")
+    APPLICATION = "application", _("application")
 
 
 class Direction(models.TextChoices):
@@ -64,6 +70,14 @@ class Document(RegisterModel):
         related_name="handled_documents", verbose_name=_("case officer"),
         help_text=_("The handläggare named on the document."),
     )
+    # A private sender's personal data (cases.confidentiality.PERSONAL): shown to staff in
+    # the admin only, never in the API's records.
+    sender_name = models.CharField(
+        _("sender's name"), max_length=200, blank=True,
+        help_text=_("A private person who sent the document, when no organisation did."))
+    sender_address = models.CharField(
+        _("sender's address"), max_length=300, blank=True,
+        help_text=_("The private sender's postal or e-mail address, for the reply."))
     text = models.TextField(_("full text"), blank=True,
                             help_text=_("The document's full text, exactly as received."))
     source_file = models.CharField(

@@ -5,6 +5,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from .base import RegisterModel, TimestampedModel
@@ -85,6 +86,9 @@ class Provenance(TimestampedModel):
     end = models.PositiveIntegerField(_("end"), help_text=_("Offset just after the passage."))
     note = models.TextField(_("note"), blank=True,
                             help_text=_("How the fact follows from the passage, when not literal."))
+    note_sv = models.TextField(
+        _("note in Swedish"), blank=True,
+        help_text=_("The note in Swedish, for the Swedish admin (fixtures/sv/notes.yaml)."))
 
     class Meta:
         verbose_name = _("source passage")
@@ -102,3 +106,13 @@ class Provenance(TimestampedModel):
 
     def __str__(self):
         return f"{self.document.source_file or self.document}: {self.start}–{self.end}"
+
+    @property
+    def local_note(self) -> str:
+        """The note in the active language: Swedish when it has a Swedish wording."""
+        return self.note_sv if self.note_language == "sv" else self.note
+
+    @property
+    def note_language(self) -> str:
+        """The language ``local_note`` is in ("sv" or "en": notes are written in English)."""
+        return "sv" if self.note_sv and (get_language() or "").startswith("sv") else "en"

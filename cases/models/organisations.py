@@ -45,6 +45,7 @@ class OrganisationType(models.TextChoices):
     GOVERNMENT_AGENCY = "government_agency", _("government agency")
     ASSOCIATION = "association", _("association")
     GROUP = "group", _("collaboration group")
+    COMPANY = "company", _("company")
 
 
 class Organisation(RegisterModel):

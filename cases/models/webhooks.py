@@ -52,8 +52,8 @@ class Event(models.Model):
     message = models.JSONField(_("message"), help_text=_("The CloudEvent as delivered."))
 
     class Meta:
-        verbose_name = _("event")
-        verbose_name_plural = _("events")
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
         ordering = ["-occurred_at"]
 
     def __str__(self):

@@ -175,7 +175,7 @@ def _load(directory, docs_dir, progress) -> LoadResult:
             values = _values(record, records, documents)
             pk = record_id(record.key)
             _save(model, pk, record.key, values, stored.get(pk), result, last_changes)
-    _load_passages(records, documents, result)
+    _load_passages(records, documents, result, swedish_notes(directory))
     _void_dropped(records, result)
     return result
 
@@ -319,7 +319,15 @@ def _check_required(key, obj) -> None:
             raise FixtureError(f"{key}: {f.name} is required")
 
 
-def _load_passages(records, documents, result: LoadResult) -> None:
+def swedish_notes(directory: Path = FIXTURES_DIR) -> dict[str, str]:
+    """The Swedish wording of the passages' notes (``sv/notes.yaml``), by English note."""
+    path = directory / "sv" / "notes.yaml"
+    if not path.exists():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def _load_passages(records, documents, result: LoadResult, notes_sv: dict) -> None:
     """Create each record's provenance rows; remove rows whose passage left the fixtures."""
     wanted = {}
     for record in records.values():
@@ -339,6 +347,7 @@ def _load_passages(records, documents, result: LoadResult) -> None:
                 document_id=record_id(doc_key), exact=source["exact"],
                 prefix=source.get("prefix", ""), suffix=source.get("suffix", ""),
                 start=source["start"], end=source["end"], note=source.get("note", ""),
+                note_sv=notes_sv.get(source.get("note", ""), ""),
             )
     loaded_ids = [record_id(key) for key in records]
     stored = Provenance.objects.filter(object_id__in=loaded_ids).in_bulk()

@@ -54,8 +54,10 @@ def register_case(*, registering_organisation: Organisation, year: int | None = 
                   user=None, **fields) -> Case:
     """Create a case (``cases.services.records.create_record``, under the same rules, for
     ``user``) and give it the next registration number of the organisation's series: the
-    one place a number is written (the numbering rule of ``cases.policies``)."""
+    one place a number is written (the numbering rule of ``cases.policies``). The case is
+    registered today unless ``fields`` give its ``registered`` date."""
     year = year or timezone.localdate().year
+    fields.setdefault("registered", timezone.localdate())
     if not 1900 <= year <= datetime.date.today().year + 1:
         raise ValueError("year out of range")
     case = create_record(model=Case, values=fields, user=user)
@@ -83,26 +85,38 @@ def register_incoming(*, document_type: str, title: str, received_date: datetime
                       registering_organisation: Organisation | None = None,
                       addressed_to: Organisation | None = None,
                       consulted: Iterable[Organisation] = (),
-                      due_date: datetime.date | None = None, owner=None) -> Registered:
+                      due_date: datetime.date | None = None, owner=None,
+                      sender_name: str = "", sender_address: str = "",
+                      confidential: bool = False, confidentiality_basis: str = "",
+                      public_title: str = "") -> Registered:
     """Register an incoming document in one step (the registrar's daily work).
 
     Without ``case`` a new case is registered in ``registering_organisation``'s series for
-    the received year, handled by ``owner`` (a user) when given. The document is stored as
-    incoming; a motion also becomes a Motion
+    the received year (registered on the received date), handled by ``owner`` (a user) when
+    given. The sender is a body or company (``sender``) or a private person (``sender_name``,
+    ``sender_address``: personal data, ``cases.confidentiality.PERSONAL``). A
+    ``confidential`` document makes a new case confidential too, on the same basis and with
+    the same public title. The document is stored as incoming; a motion also becomes a Motion
     record, a referral a Referral with its consulted bodies (pending, due ``due_date``).
     """
     if case is None:
         if registering_organisation is None:
             raise ValueError("a new case needs a registering organisation")
+        secrecy = ({"confidential": True, "confidentiality_basis": confidentiality_basis,
+                    "public_title": public_title} if confidential else {})
         case = register_case(registering_organisation=registering_organisation,
-                             year=received_date.year, title=title,
+                             year=received_date.year, title=title, registered=received_date,
                              municipality=registering_organisation.municipality,
-                             responsible_organisation=registering_organisation, owner=owner)
+                             responsible_organisation=registering_organisation, owner=owner,
+                             **secrecy)
     number = case.registration_numbers.order_by("created", "number").values_list(
         "number", flat=True).first() or ""
     document = _created(Document(case=case, title=title, type=document_type,
                                  direction=Direction.INCOMING, date=received_date,
-                                 author_organisation=sender,
+                                 author_organisation=sender, sender_name=sender_name,
+                                 sender_address=sender_address, confidential=confidential,
+                                 confidentiality_basis=confidentiality_basis,
+                                 public_title=public_title,
                                  recipient=registering_organisation))
     record = None
     if document_type == DocumentType.MOTION:

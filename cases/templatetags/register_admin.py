@@ -63,3 +63,26 @@ def bounded_date_hierarchy(cl):
     return {"show": True, "back": None,
             "choices": [{"link": link(year=y), "title": str(y)}
                         for y in range(first.year, last.year + 1)]}
+
+
+# Who made a change, in the page's language: the audit trail stores the actor's label and
+# channel as written by the code (cases.context, cases.services.fixtures).
+ACTORS = {"loader": lambda: _("loading of the source documents"), "system": lambda: _("system"),
+          "anonymous": lambda: _("anonymous")}
+CHANNELS = {"api": lambda: _("API"), "admin": lambda: _("admin"), "command": lambda: _("command"),
+            "void": lambda: _("voiding")}
+
+
+@register.filter
+def audit_actor(entry) -> str:
+    """"anna (admin)", "client system Ärendesystem (API)", "loading of the source
+    documents": who made an audit entry's change, and through which channel."""
+    actor, via = entry.actor, entry.via
+    if actor in ACTORS:
+        who = ACTORS[actor]()
+    elif actor.startswith("token:"):
+        who = _("client system %(name)s") % {"name": actor.removeprefix("token:")}
+    else:
+        who = actor
+    channel = CHANNELS.get(via)
+    return f"{who} ({channel()})" if channel and actor not in ACTORS else who
