@@ -46,15 +46,19 @@ def case_timeline(case, *, request=None, cleared: bool = False) -> list[dict]:
             "sender": referral.sender.name, "title": title} if referral.sender
             else labelled(gettext("Referral"), title))
         due = gettext("Response due: %(title)s") % {"title": title}
+        # A due date nobody stated is no event (the referral's own row says it has none).
+        stated = referral.due_date or (not hide and referral.due_as_written)
         if hide:
             events.append(event(referral.received_date, "referral_received", received,
                                 referral))
-            events.append(event(referral.due_date, "referral_due", due, referral))
+            if stated:
+                events.append(event(referral.due_date, "referral_due", due, referral))
             continue
         events.append(event(referral.received_date, "referral_received", received, referral,
                             referral.received_as_written))
-        events.append(event(referral.due_date, "referral_due", due, referral,
-                            referral.due_as_written))
+        if stated:
+            events.append(event(referral.due_date, "referral_due", due, referral,
+                                referral.due_as_written))
         for body in referral.consulted_bodies.filter(voided_at__isnull=True).select_related(
                 "organisation__municipality"):
             events.append(event(referral.received_date, "referral_consulted",

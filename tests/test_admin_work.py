@@ -263,7 +263,7 @@ def test_the_case_story_tells_timeline_links_sources_and_changes(client, login, 
     assert f"<mark>{escape(passage.exact)}</mark>" in sources
     assert f"{passage.start}–{passage.end}" in sources
     history = text.split('id="history"')[1]
-    assert "loader" in history and "skapad" in history
+    assert "inläsning av källhandlingarna" in history and "skapad" in history
 
 
 def test_history_shows_each_field_before_and_after_from_api_and_admin(client, login, case):
@@ -346,7 +346,9 @@ def test_admin_search_ignores_diacritics_and_uses_swedish_stemming(client, login
 
 
 def test_every_relation_in_every_admin_form_is_an_autocomplete(login):
-    exceptions = {("case", "owner")}  # staff users: a short list, and users are not public
+    exceptions = {("case", "owner"),  # staff users: a short list, and users are not public
+                  # the case's own decisions and documents (CaseAdmin.get_form): a short list
+                  ("case", "closed_by_decision"), ("case", "closed_by_document")}
     missing = []
     for model, model_admin in admin.site._registry.items():
         if model._meta.app_label != "cases":
@@ -419,9 +421,10 @@ def test_the_morning_overview_lists_due_referrals_open_cases_and_recent_changes(
     assert "Remiss som snart ska besvaras" in due and "Remiss långt fram" not in due
     assert re.search(r"Remiss som snart ska besvaras.*?<td>1</td>", due, re.S)
     open_cases = text.split('id="open-cases"')[1].split("</section>")[0]
-    assert re.search(r"Kommunstyrelsen</a></td><td>1</td>", open_cases)
+    assert re.search(r"Kommunstyrelsen \(Stockholm\)</a></td><td>1</td>", open_cases)
     recent = text.split('id="recent-changes"')[1]
-    assert re.search(r"skapad</td><td>remiss: Remiss långt fram</td>", recent)
+    # "Remiss långt fram", not "remiss: Remiss långt fram": the type is not said twice
+    assert re.search(r'skapad</td><td class="record">Remiss långt fram</td>', recent)
 
 
 def test_every_swedish_message_is_translated():

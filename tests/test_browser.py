@@ -147,7 +147,8 @@ def test_a_registrar_registers_a_motion_and_sees_it_on_the_case_timeline(open_as
 
     page.get_by_role("link", name="Ärendets gång").click()
     timeline = page.locator("#timeline")
-    expect(timeline).to_contain_text("Motion: Motion om läxhjälp i alla stadsdelar")
+    expect(timeline).to_contain_text("Motion om läxhjälp i alla stadsdelar")
+    expect(timeline).not_to_contain_text("Motion: Motion om")  # no label said twice
     with translation.override("sv"):
         expect(timeline).to_contain_text(date_format(timezone.localdate(), "j F Y"))
     expect(page.locator("#facts")).to_contain_text(expected)

@@ -52,7 +52,7 @@ def test_closing_dates_the_case_and_reopening_clears_the_date(writer, ks):
 
 
 def test_a_case_is_archived_only_once_closed_and_then_keeps_its_status(writer, ks):
-    url = new_case(writer, ks).data["url"]
+    url = new_case(writer, ks, registered="2026-01-02").data["url"]
     skipped = patch(writer, url, {"status": "archived"})
     assert skipped.status_code == 409, skipped.data
     assert "closed case can be archived" in skipped.data["detail"]
@@ -97,14 +97,15 @@ def test_a_private_senders_personal_data_stays_out_of_the_api(ks):
         sender_name="Anna Andersson", sender_address="Storgatan 1, 111 22 Stockholm")
     assert registered.case.registered == datetime.date(2026, 11, 20)
     url = f"/api/v1/documents/{registered.document.pk}/"
-    for client in (APIClient(), token_client(cleared=False)):
+    reader = token_client(can_write=False, name="Webbplats")
+    for client in (APIClient(), reader):
         body = client.get(url).content.decode()
         assert "Anna Andersson" not in body and "Storgatan" not in body
-    history = token_client(cleared=False).get(f"{url}history/")
+    history = reader.get(f"{url}history/")
     assert history.status_code == 200, history.content
     assert "Anna Andersson" not in history.content.decode()
-    cleared = token_client(cleared=True).get(f"{url}history/").content.decode()
-    assert "Anna Andersson" in cleared
+    cleared = token_client(cleared=True, name="E-arkiv").get(f"{url}history/")
+    assert "Anna Andersson" in cleared.content.decode()
 
 
 def test_a_confidential_registration_makes_the_new_case_confidential(ks):
@@ -117,3 +118,30 @@ def test_a_confidential_registration_makes_the_new_case_confidential(ks):
     assert (case.confidential, case.public_title) == (True, "Ansökan om skolskjuts")
     listed = APIClient().get("/api/v1/cases/", {"registered_after": "2026-11-20"}).content
     assert b"Elev X" not in listed and "Ansökan om skolskjuts".encode() in listed
+
+
+def test_the_timeline_speaks_the_readers_language_and_says_each_label_once(client):
+    case = m.Case.objects.get(registration_numbers__number="KS 2025/638")
+    referral = case.referrals.get()
+    assert referral.due_date is None and not referral.due_as_written
+    english = client.get(f"/api/v1/cases/{case.pk}/timeline/").json()
+    titles = [event["title"] for event in english]
+    assert "Motion om att införa Skottlandsmodellen" in titles  # not "Motion: Motion om ..."
+    assert not any(title.casefold().startswith(("motion: motion", "decision: decision"))
+                   for title in titles)
+    assert any(t.startswith("Referral from Kommunstyrelsen") for t in titles), titles
+    assert any(t.startswith("Consulted: Utbildningsnämnden") for t in titles), titles
+    # The referral states no due date: no "Response due" row without a date.
+    assert not [e for e in english if e["kind"] == "referral_due"]
+    swedish = client.get(f"/api/v1/cases/{case.pk}/timeline/",
+                         HTTP_ACCEPT_LANGUAGE="sv").json()
+    assert any(e["title"].startswith("Remiss från Kommunstyrelsen") for e in swedish), swedish
+
+
+def test_a_stated_due_date_is_on_the_timeline(client):
+    case = m.Case.objects.get(registration_numbers__number="KS 2025/638")
+    case.referrals.update(due_date=datetime.date(2025, 11, 1))
+    events = client.get(f"/api/v1/cases/{case.pk}/timeline/").json()
+    due = [e for e in events if e["kind"] == "referral_due"]
+    assert [e["date"] for e in due] == ["2025-11-01"]
+    assert due[0]["title"].startswith("Response due: ")

@@ -275,6 +275,16 @@ class RegisterAdmin(RegisterSearch, ConfidentialityAdminMixin, FieldByFieldSearc
     def get_inlines(self, request, obj):
         return [*self.inlines, ProvenanceInline]
 
+    def get_fieldsets(self, request, obj=None):
+        """Declared fieldsets carry the form's hidden version too (without it, every save
+        would read as made to version 0, a colleague's change)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.fieldsets and issubclass(self.form, VersionedForm):
+            (title, options), *rest = fieldsets
+            fieldsets = [(title, {**options, "fields": [*options["fields"], "edited_version"]}),
+                         *rest]
+        return fieldsets
+
     def get_list_filter(self, request):
         filters = list(super().get_list_filter(request))
         return [*filters, VoidedFilter] if issubclass(self.model, RegisterModel) else filters

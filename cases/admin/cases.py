@@ -109,7 +109,7 @@ class CaseDocumentInline(PartInline):
 class CaseAdmin(RegisterAdmin):
     list_display = ("registered_date", "registration_number_list", "title",
                     "responsible_organisation", "status", "owner")
-    list_display_links = ("registered_date", "registration_number_list", "title")
+    list_display_links = ("title",)
     list_filter = ("status", ("registered", DateRangeFilter), ("closed", DateRangeFilter),
                    "responsible_organisation", "municipality",
                    year_filter("registration_numbers__year", _("year"), numeric=True),

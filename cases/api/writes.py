@@ -179,6 +179,11 @@ class WriteSerializer(serializers.ModelSerializer):
                                             if f.name not in attrs])
         except DjangoValidationError as exc:
             errors.update(exc.message_dict)
+        try:  # the model's own rules, and what it derives (a reopened case's closed date goes)
+            candidate.clean()
+        except DjangoValidationError as exc:
+            errors.update(exc.message_dict if hasattr(exc, "error_dict")
+                          else {"non_field_errors": exc.messages})
         duplicates = []
         try:
             candidate.validate_constraints()

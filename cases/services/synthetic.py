@@ -252,9 +252,12 @@ class Generator:
             modified = created + datetime.timedelta(days=self.rng.randrange(0, 200))
             title = self.sentence(4, 12)
             secret = rng.random() < CONFIDENTIAL
+            status = rng.choice(STATUSES)
+            # Registered the day its number was given; a closed one closed at its last change.
             cases.append((case_id, title, body["municipality"], body["id"],
-                          rng.choice(STATUSES), self.sentence(10, 30), secret,
+                          status, self.sentence(10, 30), secret,
                           BASIS if secret else "", "Sekretessbelagt ärende" if secret else "",
+                          created.date(), modified.date() if status == "closed" else None,
                           created, modified, "", ""))
             key = (body["id"], year)
             serial = self.serials[key] = self.serials.get(key, 0) + 1
@@ -270,7 +273,7 @@ class Generator:
                               rng.choice(self.people) if rng.random() < 0.7 else None,
                               body["id"] if rng.random() < 0.5 else None,
                               body["council"] if rng.random() < 0.2 else None,
-                              created, modified, "", ""))
+                              "", "", created, modified, "", ""))
             if rng.random() < 0.4:
                 for position, person in enumerate(
                         dict.fromkeys(rng.choices(self.people, k=rng.randint(1, 2))), 1):
@@ -326,6 +329,7 @@ class Generator:
         self._copy(raw, "cases_case", ["id", "title", "municipality_id",
                                        "responsible_organisation_id", "status", "description",
                                        "confidential", "confidentiality_basis", "public_title",
+                                       "registered", "closed",
                                        "created", "modified", "void_reason", "voided_by"], cases)
         self._copy(raw, "cases_registrationnumber", [
             "id", "case_id", "organisation_id", "number", "year", "serial", "created",
@@ -333,7 +337,7 @@ class Generator:
         self._copy(raw, "cases_document", [
             "id", "case_id", "title", "type", "direction", "date", "author_organisation_id",
             "text", "sha256", "confidential", "confidentiality_basis", "public_title",
-            "case_officer_id", "prepared_by_id", "recipient_id",
+            "case_officer_id", "prepared_by_id", "recipient_id", "sender_name", "sender_address",
             "created", "modified", "void_reason", "voided_by"], documents)
         self._copy(raw, "cases_documentsignatory", [
             "id", "document_id", "position", "person_id", "title", "organisation_id",
