@@ -329,3 +329,48 @@ def test_the_printed_password_hint_works_as_written(capsys):
     done = subprocess.run(f"{hint} --help", shell=True, capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parent.parent, timeout=120)
     assert done.returncode == 0 and "Change a user's password" in done.stdout, done.stderr
+
+
+def test_the_start_page_groups_the_registers_and_lists_no_parts(staff_client):
+    """Daily work first, then the registers, organisations and people, and the system; a
+    record's parts are reached from their record (issue 15)."""
+    from cases.admin.start import GROUPS, PARTS
+
+    page = staff_client.get(reverse("admin:index")).content.decode()
+    captions = re.findall(r'<span class="section">([^<]+)</span>', page)
+    assert captions == ["Register", "Organisationer och personer", "System"]
+    assert page.index('id="daily-work"') < page.index("Register</span>")
+    groups = re.split(r'<span class="section">', page)[1:]
+    assert 'href="/admin/cases/case/"' in groups[0]
+    assert 'href="/admin/cases/person/"' in groups[1]
+    assert 'href="/admin/cases/auditentry/"' in groups[2]
+    for part in PARTS:
+        assert f'href="/admin/cases/{part}/"' not in page, part
+    # Every model is in a group or reached from its record: none is lost from the page.
+    grouped = PARTS | {name for _slug, _title, names in GROUPS for name in names}
+    assert {model._meta.model_name for model in admin.site._registry} <= grouped
+    # Its own list still answers.
+    assert staff_client.get("/admin/cases/documentsignatory/").status_code == 200
+
+
+def test_the_change_log_names_records_by_their_titles(client):
+    """The audit trail (Ändringslogg) lists each record by its title and type, linked to it,
+    not by its id; a confidential case by its public title to those not cleared."""
+    from django.contrib.auth.models import Group, Permission
+
+    from cases.roles import READER
+
+    case = Case.objects.get(registration_numbers__number="KS 2024/610")
+    reader = User.objects.create_user("lasare", password="x-" * 8, is_staff=True)
+    reader.groups.set(Group.objects.filter(name=READER))
+    reader.user_permissions.add(*Permission.objects.filter(codename="view_auditentry"))
+    client.force_login(reader)
+    page = client.get("/admin/cases/auditentry/", {"q": str(case.pk)}).content.decode()
+    assert f'<a href="/admin/cases/case/{case.pk}/change/">{escape(case.title)}</a>' in page
+    assert "Diarium | " not in page
+    assert "inläsning av källhandlingarna" in page  # who: the loader, in Swedish
+    case.confidential, case.confidentiality_basis = True, "OSL 26 kap. 1 §"
+    case.public_title, case.title = "Ärende om en elev", "HEMLIG-TITEL om en elev"
+    case.save()
+    page = client.get("/admin/cases/auditentry/", {"q": str(case.pk)}).content.decode()
+    assert "Ärende om en elev" in page and "HEMLIG-TITEL" not in page
