@@ -291,12 +291,20 @@ def page_words(page) -> str:
 
 
 def wider_than_window(page) -> list[str]:
-    """Every visible element of the page that reaches past the window's right edge."""
+    """Every visible element of the page that reaches past the window's right edge, and
+    every box whose content is wider than the box (scrolled sideways or cut off: a list's
+    last column hidden behind the filters)."""
     return page.evaluate("""() => [...document.querySelectorAll('body *')]
-        .filter(e => e.offsetParent !== null && e.getBoundingClientRect().width > 0
-                     && e.getBoundingClientRect().right > window.innerWidth + 1)
-        .map(e => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ends at `
-                  + Math.round(e.getBoundingClientRect().right))""")
+        .filter(e => e.offsetParent !== null && e.getBoundingClientRect().width > 1)
+        .flatMap(e => {
+            const found = [], name = `${e.tagName.toLowerCase()}#${e.id}.${e.className}`;
+            if (e.getBoundingClientRect().right > window.innerWidth + 1)
+                found.push(`${name} ends at ${Math.round(e.getBoundingClientRect().right)}`);
+            if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(e).overflowX)
+                    && e.scrollWidth > e.clientWidth + 1)
+                found.push(`${name} holds ${e.scrollWidth} px in ${e.clientWidth}`);
+            return found;
+        })""")
 
 
 @pytest.mark.parametrize("language,locale,other", [("sv", "sv-SE", "en"), ("en", "en-GB", "sv")])

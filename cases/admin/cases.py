@@ -136,8 +136,11 @@ class CaseAdmin(RegisterAdmin):
         form = super().get_form(request, obj, change, **kwargs)
         for name, model in (("closed_by_decision", Decision), ("closed_by_document", Document)):
             if name in form.base_fields:
-                form.base_fields[name].queryset = model.objects.filter(
+                field = form.base_fields[name]
+                field.queryset = model.objects.filter(
                     case=obj, voided_at__isnull=True) if obj else model.objects.none()
+                # Chosen among the case's own, not added or changed from here.
+                field.widget.can_add_related = field.widget.can_change_related = False
         return form
 
     def get_queryset(self, request):

@@ -3,6 +3,7 @@ does, not the 35 models in one alphabetical list. The parts of a record (its sig
 proposals, consulted bodies ...) are not listed: they are edited on their record's page and
 reached from it; their own lists still answer at their addresses."""
 
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 GROUPS = [
@@ -43,7 +44,7 @@ def grouped(site):
             for row in rows:
                 name = NAMES.get(row["model"]._meta.model_name)
                 if name:
-                    row["name"] = name
+                    row["name"] = capfirst(name)
             if rows:
                 groups.append({"name": title, "app_label": slug, "app_url": "",
                                "has_module_perms": True, "models": rows})
