@@ -35,6 +35,12 @@ def case_timeline(case, *, request=None, cleared: bool = False) -> list[dict]:
         return not cleared and is_withheld(record)
 
     events = []
+    if case.registered:
+        events.append(event(case.registered, "case_registered", gettext("Case registered"),
+                            case))
+    if case.closed:
+        closer = case.closed_by_decision or case.closed_by_document
+        events.append(event(case.closed, "case_closed", gettext("Case closed"), closer or case))
     for document in case.documents.filter(voided_at__isnull=True):
         title = visible_title(document, cleared=cleared)
         events.append(event(document.date, f"document_{document.direction}",
@@ -92,7 +98,10 @@ def case_timeline(case, *, request=None, cleared: bool = False) -> list[dict]:
     for activity in case.activities.filter(voided_at__isnull=True):
         events.append(event(activity.date, f"activity_{activity.type}",
                             activity.get_type_display(), activity))
-    return sorted(events, key=lambda e: (e["date"] is None, e["date"] or 0, e["kind"]))
+    # Within a day: the case's registration first, its closing last.
+    return sorted(events, key=lambda e: (e["date"] is None, e["date"] or 0,
+                                         e["kind"] != "case_registered",
+                                         e["kind"] == "case_closed", e["kind"]))
 
 
 def labelled(label: str, title: str) -> str:

@@ -45,7 +45,11 @@ def test_closing_dates_the_case_and_reopening_clears_the_date(writer, ks):
     url = new_case(writer, ks).data["url"]
     closed = patch(writer, url, {"status": "closed"})
     assert closed.status_code == 200, closed.data
-    assert closed.data["closed"] == timezone.localdate().isoformat()
+    today = timezone.localdate().isoformat()
+    assert closed.data["closed"] == today
+    timeline = writer.get(f"{url}timeline/").json()
+    assert [(e["kind"], e["date"]) for e in timeline if e["kind"].startswith("case_")] == [
+        ("case_registered", today), ("case_closed", today)]
     reopened = patch(writer, url, {"status": "open"})
     assert reopened.status_code == 200, reopened.data
     assert reopened.data["closed"] is None
