@@ -12,9 +12,10 @@ test case's malformed id stays as generated and must still be refused.
 Rules between fields that the schema cannot state (JSON Schema cannot compare two fields, and
 a partial update is checked together with the stored record) are made to hold the same way,
 on positive data only: a referral's due date is not before its received date, a decision's
-follow-up date comes with its precision, and a new case's year is at most next year (the
+follow-up date comes with its precision, a new case's year is at most next year (the
 register refuses to open next decade's series; a static schema cannot name the current
-year).
+year), a case is not closed before it was registered, and the record that closed a case is
+one of its own (none, here: the run cannot tell which decisions a case holds).
 """
 
 import datetime
@@ -125,6 +126,13 @@ def before_call(context, case, kwargs):
     received, due = body.get("received_date"), body.get("due_date")
     if isinstance(received, str) and isinstance(due, str) and due < received:
         body["due_date"] = received
+    if case.path.startswith("/cases/"):
+        for closer in ("closed_by_decision", "closed_by_document"):
+            if closer in body:
+                body[closer] = None
+        registered, closed = body.get("registered"), body.get("closed")
+        if isinstance(registered, str) and isinstance(closed, str) and closed < registered:
+            body["closed"] = registered
 
 
 def _references(body: dict, positive: bool) -> None:

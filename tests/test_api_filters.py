@@ -197,6 +197,8 @@ DATE_RANGES = [  # collection, date field, after-parameter, before-parameter
     ("decisions", "date", "date_after", "date_before"),
     ("decisions", "follow_up_due", "follow_up_after", "follow_up_before"),
     ("activities", "date", "date_after", "date_before"),
+    ("cases", "registered", "registered_after", "registered_before"),
+    ("cases", "closed", "closed_after", "closed_before"),
 ]
 DAY1, DAY2, DAY3 = date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 3)
 
@@ -207,6 +209,8 @@ def dated(field: str, day: date | None) -> dict:
         return {field: day, "follow_up_due_precision": "day" if day else ""}
     if field in ("received_date", "due_date"):  # due must not be before received
         return {"received_date": None, "due_date": None, field: day}
+    if field == "closed" and day:  # only a closed case has a closed date
+        return {"status": "closed", "closed": day}
     return {field: day}
 
 
@@ -809,6 +813,10 @@ FILTER_FOR_RELATION = {
         "responsible_organisation": "organisation",
         "registration_numbers.organisation": "registered_by",
         "owner": None,  # the admin user handling the case: not part of the public API
+        # the case's own record that closed it: found from the case, filtered by date
+        # (closed_after/closed_before) and status
+        "closed_by_decision": None,
+        "closed_by_document": None,
     },
     "documents": {
         "author_organisation": "organisation",

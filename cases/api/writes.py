@@ -240,7 +240,9 @@ class CaseRegistrationSerializer(CaseWriteSerializer):
                                     help_text="Registration year; default the current year.")
 
     class Meta(CaseWriteSerializer.Meta):
-        fields = [*CaseWriteSerializer.Meta.fields, "registering_organisation", "year"]
+        # (A new case has no decision or document of its own yet to have been closed by.)
+        fields = [*(name for name in CaseWriteSerializer.Meta.fields
+                    if not name.startswith("closed_by_")), "registering_organisation", "year"]
 
     def validate_year(self, year):
         if year > timezone.localdate().year + 1:
