@@ -14,8 +14,9 @@ a partial update is checked together with the stored record) are made to hold th
 on positive data only: a referral's due date is not before its received date, a decision's
 follow-up date comes with its precision, a new case's year is at most next year (the
 register refuses to open next decade's series; a static schema cannot name the current
-year), a case is not closed before it was registered, and the record that closed a case is
-one of its own (none, here: the run cannot tell which decisions a case holds).
+year), and a case is not closed before it was registered by a record not its own (the
+closed date and closing record are left to the register here: the run cannot tell a stored
+case's registered date or decisions).
 """
 
 import datetime
@@ -127,12 +128,14 @@ def before_call(context, case, kwargs):
     if isinstance(received, str) and isinstance(due, str) and due < received:
         body["due_date"] = received
     if case.path.startswith("/cases/"):
-        for closer in ("closed_by_decision", "closed_by_document"):
-            if closer in body:
-                body[closer] = None
-        registered, closed = body.get("registered"), body.get("closed")
-        if isinstance(registered, str) and isinstance(closed, str) and closed < registered:
-            body["closed"] = registered
+        # The stored case's registered date is unknown here: a closed date is left to the
+        # register (the day of closing), and a registered date is not after today.
+        for dated in ("closed_by_decision", "closed_by_document", "closed"):
+            if dated in body:
+                body[dated] = None
+        today = datetime.date.today().isoformat()
+        if isinstance(body.get("registered"), str) and body["registered"] > today:
+            body["registered"] = today
 
 
 def _references(body: dict, positive: bool) -> None:
