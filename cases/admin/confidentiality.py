@@ -140,10 +140,19 @@ class PublicInlineAdminFormSet(helpers.InlineAdminFormSet):
             yield inline_form
 
 
+# Models whose label (and withheld status) reads their own columns only: a case is named by its
+# title and withheld by its own flag. Its relations, its closing decision and document among
+# them (issue 15), would otherwise be joined with theirs to every row naming a case (the
+# decision list at 100,000 cases: 269 → 762 ms).
+OWN_LABEL = {"Case"}
+
+
 def label_relations(model) -> list[str]:
     """The relations a record's label may read (an organisation's municipality): joined
     wherever a list names records, or every label is a query of its own (at 100,000 cases
     the case list ran 481 queries a page, 430 of them an organisation's municipality)."""
+    if model.__name__ in OWN_LABEL:
+        return []
     return [f.name for f in model._meta.concrete_fields if f.many_to_one]
 
 
